@@ -1,0 +1,46 @@
+# Lambent: `make build`, `make run`, `make test`, `make bench`.
+# Every target installs the Debian packages it needs first (see .ci/install-deps).
+
+BUILD_DIR  ?= build
+BUILD_TYPE ?= RelWithDebInfo
+SANITIZE   ?= OFF
+LISTEN     ?= 127.0.0.1:9400
+DATA_DIR   ?= ./.lambent
+JOBS       ?= $(shell nproc)
+
+.PHONY: all deps test-deps configure build run test unit-test integration-test js-test bench clean
+
+all: build
+
+deps:
+	@.ci/install-deps build
+
+test-deps:
+	@.ci/install-deps test
+
+configure: deps
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+	    -DLAMBENT_SANITIZE=$(SANITIZE) -DLAMBENT_WERROR=ON >/dev/null
+
+build: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# Serves on $(LISTEN) with the examples deployed (examples/deploy-all runs once the server listens).
+run: build
+	@examples/run-with-examples $(BUILD_DIR)/lambent $(LISTEN) $(DATA_DIR)
+
+test: test-deps build
+	@tests/js/install
+	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 900
+
+unit-test: build
+	@cd $(BUILD_DIR) && ctest --output-on-failure -L unit
+
+integration-test: test-deps build
+	@cd $(BUILD_DIR) && ctest --output-on-failure -L integration
+
+bench: build
+	@bench/run
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,24 @@
+#pragma once
+/// Composition root: configuration, the io_context, the blocking pool, wiring, signals, shutdown.
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+
+namespace lambent::app {
+
+struct config {
+    std::string listen = "127.0.0.1:9400";
+    std::filesystem::path data_dir = ".lambent";
+    std::string region = "us-east-1";
+    std::string account_id = "000000000000";
+    int concurrency = 0;  // 0: sized to the machine
+    std::chrono::milliseconds idle_ttl{std::chrono::minutes(10)};
+    std::filesystem::path runtimes_dir;  // empty: next to the binary
+    std::string log_level = "info";
+};
+
+/// Runs the server until SIGINT/SIGTERM. Returns the process exit code.
+int serve(const config& cfg);
+
+}  // namespace lambent::app

@@ -1,0 +1,75 @@
+#pragma once
+/// The scheduler: a warm pool of workers per function version (and configuration revision), reuse,
+/// scale-out, the account concurrency limit, idle eviction, deadlines. Lives on the io_context thread;
+/// no mutexes. Workers are started through one launcher (lambent-jail).
+
+#include "lambent/model/function.hpp"
+#include "lambent/scheduler/invocation.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace lambent::store {
+class store;
+}
+
+namespace lambent::scheduler {
+
+struct runtime_spec {
+    std::string family;                 // python | nodejs | provided
+    std::vector<std::string> command;   // with {runtime_dir} and {task_root} placeholders
+    std::string execution_env;          // AWS_EXECUTION_ENV, empty for provided
+};
+
+struct scheduler_options {
+    model::account_context account;
+    int concurrency_limit = 64;
+    std::chrono::milliseconds idle_ttl{std::chrono::minutes(10)};
+    std::chrono::milliseconds init_timeout{std::chrono::seconds(10)};
+    std::filesystem::path jail_path;       // lambent-jail
+    std::filesystem::path runtimes_dir;    // holds registry.json and one directory per family
+    std::filesystem::path logs_dir;
+    bool mount_code = true;                // bind-mount code at /var/task (needs CAP_SYS_ADMIN)
+    std::string endpoint_url;              // the server's own URL, for AWS_ENDPOINT_URL inside functions
+};
+
+class scheduler_impl;
+
+class scheduler {
+public:
+    scheduler(boost::asio::io_context& io, boost::asio::thread_pool& pool, store::store& store, scheduler_options options);
+    ~scheduler();
+
+    /// Loads the runtime registry; errors name the file and the problem.
+    [[nodiscard]] result<void> start();
+
+    /// Runs one invocation and returns its result (function errors included); `failure` is set when it
+    /// could not run (throttled, server-side error).
+    boost::asio::awaitable<invoke_result> invoke(invoke_request req);
+
+    /// The function changed or was deleted: idle workers are stopped now, busy ones after their
+    /// current invocation; new invocations start fresh workers.
+    void retire(const std::string& function_name);
+
+    /// Kills every worker and fails everything pending (shutdown).
+    void stop();
+
+    struct stats {
+        int active_invocations = 0;
+        int workers = 0;
+        int idle_workers = 0;
+    };
+    stats current_stats() const;
+
+private:
+    std::shared_ptr<scheduler_impl> impl_;
+};
+
+}  // namespace lambent::scheduler

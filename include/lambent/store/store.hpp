@@ -1,0 +1,69 @@
+#pragma once
+/// Durable metadata (SQLite in WAL mode) and content-addressed code blobs under the data dir:
+///   lambent.db            functions (one row per function, the record as JSON)
+///   code/<sha256>.zip     immutable ZIPs, written to a temp file, fsynced, renamed, then referenced
+///   unpacked/<sha256>/    the extracted tree of each ZIP (rebuilt on demand)
+/// Thread-safe: every method may be called from the blocking-work pool; SQLite access is serialised.
+
+#include "lambent/common/error.hpp"
+#include "lambent/model/function.hpp"
+#include "lambent/store/zip_intake.hpp"
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+
+namespace lambent::store {
+
+struct code_blob {
+    std::string sha256_hex;
+    std::int64_t size = 0;
+    std::uint64_t unzipped_bytes = 0;
+};
+
+class store {
+public:
+    /// Opens (creating if needed) the data dir and its database. Errors name the path and the cause.
+    [[nodiscard]] static result<std::unique_ptr<store>> open(const std::filesystem::path& data_dir);
+    ~store();
+    store(const store&) = delete;
+    store& operator=(const store&) = delete;
+
+    const std::filesystem::path& data_dir() const { return dir_; }
+
+    std::vector<model::function_record> load_functions();
+
+    /// Validates and unpacks the ZIP, then stores it durably under its SHA-256. Idempotent per content.
+    [[nodiscard]] result<code_blob> put_code(std::string_view zip, const unzip_limits& limits = {});
+
+    /// Inserts a new function; resource_conflict if the name exists.
+    [[nodiscard]] result<void> insert_function(const model::function_record& f);
+    /// Replaces a function if its stored RevisionId is still `expected_revision` (compare-and-swap);
+    /// precondition_failed otherwise, resource_not_found if it is gone.
+    [[nodiscard]] result<void> replace_function(const model::function_record& f, const std::string& expected_revision);
+    [[nodiscard]] result<void> delete_function(const std::string& name);
+
+    std::filesystem::path code_path(const std::string& sha_hex) const;
+    std::filesystem::path unpacked_path(const std::string& sha_hex) const;
+    /// Makes sure the unpacked tree of a stored blob exists (after a crash or manual cleanup).
+    [[nodiscard]] result<std::filesystem::path> ensure_unpacked(const std::string& sha_hex);
+
+    /// Removes blobs, trees and temp files no function references. Called at start-up.
+    void collect_garbage(const std::set<std::string>& referenced);
+
+private:
+    store(std::filesystem::path dir, sqlite3* db);
+    result<void> exec(const char* sql);
+
+    std::filesystem::path dir_;
+    sqlite3* db_;
+    std::mutex mutex_;
+};
+
+}  // namespace lambent::store

@@ -1,0 +1,901 @@
+// The scheduler, its per-version warm pools, the workers and each worker's Runtime API endpoint.
+// Everything here runs on the io_context thread; objects are shared_ptr-owned and reference each
+// other weakly where a cycle would otherwise keep a dead worker alive.
+
+#include "lambent/scheduler/scheduler.hpp"
+
+#include "lambent/common/codec.hpp"
+#include "lambent/common/completion.hpp"
+#include "lambent/http/server.hpp"
+#include "lambent/logs/log_stream.hpp"
+#include "lambent/store/store.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <deque>
+#include <fstream>
+#include <sstream>
+
+extern char** environ;
+
+namespace lambent::scheduler {
+
+namespace asio = boost::asio;
+namespace bhttp = http::bhttp;
+using nlohmann::json;
+using steady = std::chrono::steady_clock;
+constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+constexpr std::size_t max_response_bytes = 6291556;  // Runtime API: 6 MiB + 100 (RIE)
+
+/// Completion of detached worker coroutines: a failure is logged, never propagated.
+void log_failure(std::exception_ptr e) {
+    if (!e) return;
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+        spdlog::error("worker: task failed: {}", ex.what());
+    }
+}
+
+std::int64_t epoch_ms() { return codec::now_ms().time_since_epoch().count(); }
+
+double ms_between(steady::time_point a, steady::time_point b) {
+    return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+std::string function_error_body(const std::string& type, const std::string& message) {
+    return json{{"errorType", type}, {"errorMessage", message}}.dump();
+}
+
+/// Peak resident set of a process in MB (VmHWM), 0 when unknown.
+long peak_rss_mb(pid_t pid) {
+    std::ifstream in(fmt::format("/proc/{}/status", pid));
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("VmHWM:", 0) == 0) {
+            const long kb = std::strtol(line.c_str() + 6, nullptr, 10);
+            return (kb + 1023) / 1024;
+        }
+    }
+    return 0;
+}
+
+}  // namespace
+
+struct invocation {
+    invoke_request req;
+    completion<invoke_result> handler;
+    bool finished = false;
+    steady::time_point enqueued = steady::now();
+    steady::time_point started;
+    std::int64_t deadline_epoch_ms = 0;
+    std::string log;  // this invocation's log text, for the tail
+    std::optional<asio::steady_timer> timer;
+};
+
+class worker;
+
+struct pool {
+    std::string key;
+    model::function_record function;
+    runtime_spec spec;
+    std::deque<std::shared_ptr<invocation>> queue;
+    std::vector<std::shared_ptr<worker>> workers;
+    bool retired = false;
+};
+
+class scheduler_impl : public std::enable_shared_from_this<scheduler_impl> {
+public:
+    scheduler_impl(asio::io_context& ctx, asio::thread_pool& tp, store::store& st, scheduler_options o)
+        : io(ctx), blocking(tp), store(st), options(std::move(o)), reaper(ctx) {}
+
+    result<void> load_registry();
+    static asio::awaitable<invoke_result> invoke(std::shared_ptr<scheduler_impl> self, invoke_request req);
+    void submit(const std::shared_ptr<pool>& p, const std::shared_ptr<invocation>& inv);
+    void worker_ready(const std::shared_ptr<worker>& w);
+    void worker_gone(const std::shared_ptr<worker>& w);
+    void rebalance(const std::shared_ptr<pool>& p);
+    void finish(const std::shared_ptr<invocation>& inv, invoke_result res);
+    void fail_head(const std::shared_ptr<pool>& p, const std::string& type_body_error, bool init_error);
+    void retire(const std::string& name);
+    void stop();
+    void schedule_reaper();
+    void reap();
+
+    asio::io_context& io;
+    asio::thread_pool& blocking;
+    store::store& store;
+    scheduler_options options;
+    std::map<std::string, runtime_spec> runtimes;
+    std::map<std::string, std::shared_ptr<pool>> pools;
+    int active = 0;
+    bool stopped = false;
+    asio::steady_timer reaper;
+};
+
+// ---- worker -----------------------------------------------------------------------------------
+
+class worker : public std::enable_shared_from_this<worker> {
+public:
+    enum class state { starting, idle, busy, responded, dead };
+
+    worker(std::shared_ptr<scheduler_impl> s, std::shared_ptr<pool> p)
+        : sched_(std::move(s)), pool_(std::move(p)), pidfd_(sched_->io), out_(sched_->io), err_(sched_->io) {}
+
+    result<void> start();
+    void dispatch(const std::shared_ptr<invocation>& inv);
+    void kill();
+
+    state current_state() const { return state_; }
+    bool waiting_for_work() const { return state_ == state::idle && static_cast<bool>(waiter_); }
+    steady::time_point idle_since() const { return idle_since_; }
+    const std::shared_ptr<pool>& owner() const { return pool_; }
+
+    // Runtime API (called by the endpoint).
+    static asio::awaitable<http::response> on_next(std::shared_ptr<worker> self);
+    http::response on_result(const std::string& id, http::request& req, bool is_error);
+    http::response on_init_error(http::request& req);
+    http::response on_too_large(const std::string& id);
+
+private:
+    static asio::awaitable<void> watch_exit(std::shared_ptr<worker> self);
+    static asio::awaitable<void> read_output(std::shared_ptr<worker> self, int which);
+    void on_exit(int wait_status);
+    void feed(int which, std::string_view chunk);
+    void emit_line(std::string_view line);
+    void platform_line(const std::string& line);
+    void drain();
+    void complete(invoke_result res, const std::string& status_suffix);
+    http::response render(const invocation& inv) const;
+    std::vector<std::string> environment(const std::string& runtime_dir, const std::string& task_root) const;
+
+    std::shared_ptr<scheduler_impl> sched_;
+    std::shared_ptr<pool> pool_;
+    std::shared_ptr<http::server> runtime_api_;
+    std::string runtime_api_address_;
+    pid_t pid_ = -1;
+    asio::posix::stream_descriptor pidfd_;
+    asio::posix::stream_descriptor out_;
+    asio::posix::stream_descriptor err_;
+    std::string partial_[2];
+    std::unique_ptr<logs::log_stream> log_;
+    state state_ = state::starting;
+    steady::time_point spawned_at_;
+    std::optional<double> pending_init_ms_;  // reported on the first invocation's REPORT
+    bool init_error_reported_ = false;
+    std::shared_ptr<invocation> current_;
+    std::string last_request_id_;
+    completion<std::shared_ptr<invocation>> waiter_;
+    steady::time_point idle_since_;
+};
+
+/// The per-worker Runtime API (2018-06-01), served on the worker's own listener.
+class runtime_endpoint final : public http::handler {
+public:
+    explicit runtime_endpoint(std::weak_ptr<worker> w) : worker_(std::move(w)) {}
+
+    std::size_t body_limit(const http::request_header&) override { return max_response_bytes; }
+
+    http::response too_large(const http::request_header& header, std::size_t) override {
+        const auto t = http::parse_target(header.target());
+        auto w = worker_.lock();
+        if (w && t.segments.size() == 5) {
+            return w->on_too_large(t.segments[3]);
+        }
+        return status_json(bhttp::status::payload_too_large, "Exceeded maximum allowed payload size (6291556 bytes).",
+                           "RequestEntityTooLarge");
+    }
+
+    asio::awaitable<http::response> handle(http::request req) override {
+        auto w = worker_.lock();
+        if (!w) {
+            co_return status_json(bhttp::status::internal_server_error, "Internal Server Error", "InternalServerError");
+        }
+        const auto t = http::parse_target(req.target());
+        const auto& s = t.segments;
+        const bool runtime = s.size() >= 3 && s[0] == "2018-06-01" && s[1] == "runtime";
+        if (runtime && s.size() == 4 && s[2] == "invocation" && s[3] == "next" && req.method() == bhttp::verb::get) {
+            co_return co_await worker::on_next(w);
+        }
+        if (runtime && s.size() == 5 && s[2] == "invocation" && req.method() == bhttp::verb::post &&
+            (s[4] == "response" || s[4] == "error")) {
+            co_return w->on_result(s[3], req, s[4] == "error");
+        }
+        if (runtime && s.size() == 4 && s[2] == "init" && s[3] == "error" && req.method() == bhttp::verb::post) {
+            co_return w->on_init_error(req);
+        }
+        co_return http::make_response(bhttp::status::not_found, "404 page not found\n", "text/plain; charset=utf-8");
+    }
+
+    static http::response status_json(bhttp::status s, const std::string& message, const std::string& type) {
+        return http::make_response(s, json{{"errorMessage", message}, {"errorType", type}}.dump());
+    }
+
+private:
+    std::weak_ptr<worker> worker_;
+};
+
+std::vector<std::string> worker::environment(const std::string& runtime_dir, const std::string& task_root) const {
+    const auto& f = pool_->function;
+    std::vector<std::string> env;
+    auto set = [&env](std::string_view k, std::string_view v) { env.push_back(fmt::format("{}={}", k, v)); };
+    set("_HANDLER", f.handler);
+    set("AWS_REGION", sched_->options.account.region);
+    set("AWS_DEFAULT_REGION", sched_->options.account.region);
+    if (!pool_->spec.execution_env.empty()) set("AWS_EXECUTION_ENV", pool_->spec.execution_env);
+    set("AWS_LAMBDA_FUNCTION_NAME", f.name);
+    set("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", std::to_string(f.memory_mb));
+    set("AWS_LAMBDA_FUNCTION_VERSION", f.version);
+    set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand");
+    set("AWS_LAMBDA_LOG_GROUP_NAME", f.log_group());
+    set("AWS_LAMBDA_LOG_STREAM_NAME", log_->name());
+    // Functions get credentials-shaped values so SDKs inside them work against local endpoints.
+    set("AWS_ACCESS_KEY_ID", "AKIALAMBENTLOCAL0000");
+    set("AWS_SECRET_ACCESS_KEY", "lambent-local-secret-access-key");
+    set("AWS_SESSION_TOKEN", "lambent-local-session-token");
+    set("AWS_LAMBDA_RUNTIME_API", runtime_api_address_);
+    set("LAMBDA_TASK_ROOT", task_root);
+    set("LAMBDA_RUNTIME_DIR", runtime_dir);
+    set("TZ", ":UTC");
+    set("LANG", "en_US.UTF-8");
+    set("LC_CTYPE", "C.UTF-8");
+    set("PATH", "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin");
+    set("LD_LIBRARY_PATH",
+        fmt::format("/var/lang/lib:/lib64:/usr/lib64:{0}:{0}/lib:{1}:{1}/lib:/opt/lib", runtime_dir, task_root));
+    if (pool_->spec.family == "python") set("PYTHONPATH", runtime_dir);
+    if (pool_->spec.family == "nodejs") {
+        set("NODE_PATH", fmt::format("/opt/nodejs/node_modules:{0}/node_modules:{0}:{1}", runtime_dir, task_root));
+    }
+    set("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR");
+    set("AWS_XRAY_DAEMON_ADDRESS", "169.254.79.129:2000");
+    set("_AWS_XRAY_DAEMON_ADDRESS", "169.254.79.129");
+    set("_AWS_XRAY_DAEMON_PORT", "2000");
+    if (f.logging.log_format == "JSON") {
+        set("AWS_LAMBDA_LOG_FORMAT", "JSON");
+        set("AWS_LAMBDA_LOG_LEVEL", f.logging.application_log_level.value_or("INFO"));
+    }
+    if (!sched_->options.endpoint_url.empty()) set("AWS_ENDPOINT_URL_LAMBDA", sched_->options.endpoint_url);
+    set("PWD", task_root);
+    if (f.environment) {
+        for (const auto& [k, v] : *f.environment) {
+            std::erase_if(env, [&k](const std::string& e) { return e.compare(0, k.size() + 1, k + "=") == 0; });
+            set(k, v);
+        }
+    }
+    return env;
+}
+
+result<void> worker::start() {
+    const auto& f = pool_->function;
+    auto self = shared_from_this();
+    // Runtime API listener first: its address goes into the environment.
+    runtime_api_ = std::make_shared<http::server>(sched_->io, std::make_shared<runtime_endpoint>(weak_from_this()));
+    auto ep = runtime_api_->listen(http::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    if (!ep) return ep.error();
+    runtime_api_address_ = fmt::format("127.0.0.1:{}", ep->port());
+
+    const auto code_dir = sched_->store.unpacked_path(f.code_sha256_hex);
+    std::error_code ec;
+    if (!std::filesystem::exists(code_dir, ec)) {
+        auto unpacked = sched_->store.ensure_unpacked(f.code_sha256_hex);  // rare: only after manual cleanup
+        if (!unpacked) return unpacked.error();
+    }
+    const auto runtime_host_dir = sched_->options.runtimes_dir / pool_->spec.family;
+    const bool mount = sched_->options.mount_code;
+    const std::string task_root = mount ? "/var/task" : code_dir.string();
+    const std::string runtime_dir = mount ? "/var/runtime" : runtime_host_dir.string();
+
+    const auto started = codec::now_ms();
+    log_ = std::make_unique<logs::log_stream>(
+        sched_->options.logs_dir, f.name,
+        fmt::format("{}/[{}]{}", codec::date_path(started), f.version, codec::random_hex(16)));
+
+    std::vector<std::string> args{sched_->options.jail_path.string()};
+    if (mount) {
+        args.insert(args.end(), {"--task", code_dir.string(), "--runtime", runtime_host_dir.string(), "--tmp-mb",
+                                 std::to_string(f.ephemeral_storage_mb)});
+    }
+    args.insert(args.end(), {"--cwd", task_root, "--"});
+    for (const auto& part : pool_->spec.command) {
+        std::string a = part;
+        if (auto pos = a.find("{runtime_dir}"); pos != std::string::npos) a.replace(pos, 13, runtime_dir);
+        if (auto pos = a.find("{task_root}"); pos != std::string::npos) a.replace(pos, 11, task_root);
+        args.push_back(std::move(a));
+    }
+    const auto env = environment(runtime_dir, task_root);
+
+    int out_pipe[2];
+    int err_pipe[2];
+    if (::pipe2(out_pipe, O_CLOEXEC) != 0) return make_error(errc::service, "pipe failed");
+    if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
+        ::close(out_pipe[0]);
+        ::close(out_pipe[1]);
+        return make_error(errc::service, "pipe failed");
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    std::vector<char*> envp;
+    for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+    spawned_at_ = steady::now();
+    const int rc = ::posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(out_pipe[1]);
+    ::close(err_pipe[1]);
+    if (rc != 0) {
+        ::close(out_pipe[0]);
+        ::close(err_pipe[0]);
+        return make_error(errc::service, fmt::format("cannot start {}: {}", argv[0], std::strerror(rc)));
+    }
+    ::fcntl(out_pipe[0], F_SETFL, O_NONBLOCK);
+    ::fcntl(err_pipe[0], F_SETFL, O_NONBLOCK);
+    out_.assign(out_pipe[0]);
+    err_.assign(err_pipe[0]);
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+    if (pidfd < 0) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+        return make_error(errc::service, "pidfd_open failed");
+    }
+    pidfd_.assign(pidfd);
+    platform_line(fmt::format("INIT_START Runtime Version: {}:{}.v1\tRuntime Version ARN: arn:aws:lambda:{}::runtime:{}",
+                              pool_->spec.family, f.runtime, sched_->options.account.region,
+                              codec::hex(codec::sha256(f.runtime))));
+    asio::co_spawn(sched_->io, watch_exit(self), log_failure);
+    asio::co_spawn(sched_->io, read_output(self, 0), log_failure);
+    asio::co_spawn(sched_->io, read_output(self, 1), log_failure);
+    spdlog::debug("worker spawned function={} pid={} runtime_api={}", f.name, pid_, runtime_api_address_);
+    return {};
+}
+
+asio::awaitable<void> worker::watch_exit(std::shared_ptr<worker> self) {
+    co_await self->pidfd_.async_wait(asio::posix::descriptor_base::wait_read, tuple_awaitable);
+    int status = 0;
+    ::waitpid(self->pid_, &status, 0);
+    self->on_exit(status);
+}
+
+asio::awaitable<void> worker::read_output(std::shared_ptr<worker> self, int which) {
+    auto& stream = which == 0 ? self->out_ : self->err_;
+    std::array<char, 8192> buf;
+    for (;;) {
+        auto [ec, n] = co_await stream.async_read_some(asio::buffer(buf), tuple_awaitable);
+        if (n > 0) self->feed(which, std::string_view(buf.data(), n));
+        if (ec) break;
+    }
+}
+
+void worker::feed(int which, std::string_view chunk) {
+    auto& partial = partial_[which];
+    std::size_t start = 0;
+    for (;;) {
+        const auto nl = chunk.find('\n', start);
+        if (nl == std::string_view::npos) break;
+        if (partial.empty()) {
+            emit_line(chunk.substr(start, nl - start));
+        } else {
+            partial.append(chunk.substr(start, nl - start));
+            emit_line(partial);
+            partial.clear();
+        }
+        start = nl + 1;
+    }
+    partial.append(chunk.substr(start));
+    if (partial.size() > 256 * 1024) {  // an endless line is cut into events of at most 256 KB
+        emit_line(partial);
+        partial.clear();
+    }
+}
+
+void worker::emit_line(std::string_view line) {
+    log_->write(line, epoch_ms());
+    if (current_ && !current_->finished) {
+        current_->log.append(line);
+        current_->log.push_back('\n');
+        if (current_->log.size() > 64 * 1024) {  // only the tail is ever returned
+            current_->log.erase(0, current_->log.size() - 16 * 1024);
+        }
+    }
+    spdlog::debug("[{}] {}", pool_->function.name, line);
+}
+
+void worker::platform_line(const std::string& line) { emit_line(line); }
+
+void worker::drain() {
+    // The runtime wrote its output before posting the result: read what the pipes hold now so those
+    // lines belong to this invocation.
+    char buf[8192];
+    for (int which = 0; which < 2; ++which) {
+        auto& stream = which == 0 ? out_ : err_;
+        if (!stream.is_open()) continue;
+        for (;;) {
+            const ssize_t n = ::read(stream.native_handle(), buf, sizeof buf);
+            if (n <= 0) break;
+            feed(which, std::string_view(buf, static_cast<std::size_t>(n)));
+        }
+    }
+}
+
+http::response worker::render(const invocation& inv) const {
+    auto res = http::make_response(bhttp::status::ok, inv.req.payload);
+    res.set("Lambda-Runtime-Aws-Request-Id", inv.req.request_id);
+    res.set("Lambda-Runtime-Deadline-Ms", std::to_string(inv.deadline_epoch_ms));
+    res.set("Lambda-Runtime-Invoked-Function-Arn", inv.req.invoked_arn);
+    res.set("Lambda-Runtime-Trace-Id", inv.req.trace_id);
+    if (!inv.req.client_context.empty()) res.set("Lambda-Runtime-Client-Context", inv.req.client_context);
+    if (!inv.req.cognito_identity.empty()) res.set("Lambda-Runtime-Cognito-Identity", inv.req.cognito_identity);
+    return res;
+}
+
+asio::awaitable<http::response> worker::on_next(std::shared_ptr<worker> self) {
+    if (self->state_ == state::dead) {
+        co_return runtime_endpoint::status_json(bhttp::status::internal_server_error, "Internal Server Error",
+                                                "InternalServerError");
+    }
+    if (self->current_ && !self->current_->finished) {
+        co_return self->render(*self->current_);  // a repeated /next re-delivers the outstanding event
+    }
+    if (self->state_ == state::starting) {
+        self->pending_init_ms_ = ms_between(self->spawned_at_, steady::now());
+        spdlog::debug("worker ready function={} pid={} init_ms={:.2f}", self->pool_->function.name, self->pid_,
+                      *self->pending_init_ms_);
+    }
+    self->state_ = state::idle;
+    self->idle_since_ = steady::now();
+    // GCC 12: keep capturing lambdas out of co_await full-expressions.
+    auto wait_for_work = [self](auto handler) {
+        self->waiter_ = completion<std::shared_ptr<invocation>>(std::move(handler));
+        self->sched_->worker_ready(self);
+    };
+    auto inv = co_await asio::async_initiate<const asio::use_awaitable_t<>, void(std::shared_ptr<invocation>)>(
+        std::move(wait_for_work), asio::use_awaitable);
+    if (!inv) {
+        co_return runtime_endpoint::status_json(bhttp::status::internal_server_error, "Internal Server Error",
+                                                "InternalServerError");
+    }
+    co_return self->render(*inv);
+}
+
+void worker::dispatch(const std::shared_ptr<invocation>& inv) {
+    const auto& f = pool_->function;
+    state_ = state::busy;
+    current_ = inv;
+    inv->started = steady::now();
+    inv->deadline_epoch_ms = epoch_ms() + static_cast<std::int64_t>(f.timeout_s) * 1000;
+    platform_line(fmt::format("START RequestId: {} Version: {}", inv->req.request_id, f.version));
+    inv->timer.emplace(sched_->io, std::chrono::seconds(f.timeout_s));
+    inv->timer->async_wait([weak = weak_from_this(), inv](boost::system::error_code ec) {
+        auto self = weak.lock();
+        if (ec || !self || inv->finished || self->current_ != inv) return;
+        self->drain();
+        const auto seconds = fmt::format("{:.2f}", static_cast<double>(self->pool_->function.timeout_s));
+        self->platform_line(fmt::format("{} {} Task timed out after {} seconds", codec::iso_timestamp(codec::now_ms()),
+                                        inv->req.request_id, seconds));
+        invoke_result res;
+        res.function_error = "Unhandled";
+        res.body = json{{"errorType", "Sandbox.Timedout"},
+                        {"errorMessage", fmt::format("RequestId: {} Error: Task timed out after {} seconds",
+                                                     inv->req.request_id, seconds)}}
+                       .dump();
+        self->complete(std::move(res), "Status: timeout\t");
+        self->kill();  // a timed-out environment is never reused
+    });
+    waiter_(inv);
+}
+
+void worker::complete(invoke_result res, const std::string& status_suffix) {
+    auto inv = current_;
+    const auto& f = pool_->function;
+    const double duration = ms_between(inv->started, steady::now());
+    platform_line(fmt::format("END RequestId: {}", inv->req.request_id));
+    std::string report = fmt::format(
+        "REPORT RequestId: {}\tDuration: {:.2f} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {} MB\t",
+        inv->req.request_id, duration, static_cast<long long>(std::ceil(duration)), f.memory_mb, peak_rss_mb(pid_));
+    if (pending_init_ms_) {
+        report += fmt::format("Init Duration: {:.2f} ms\t", *pending_init_ms_);
+        pending_init_ms_.reset();
+    }
+    platform_line(report + status_suffix);
+    res.log_tail = inv->log;
+    res.executed_version = f.version;
+    last_request_id_ = inv->req.request_id;
+    sched_->finish(inv, std::move(res));
+    current_.reset();
+    state_ = state::responded;
+}
+
+http::response worker::on_result(const std::string& id, http::request& req, bool is_error) {
+    if (!current_ || current_->req.request_id != id) {
+        if (id == last_request_id_) {
+            return runtime_endpoint::status_json(
+                bhttp::status::forbidden,
+                "State transition from ResponseSent to ResponseSent failed for runtime. Error: State transition is not "
+                "allowed",
+                "InvalidStateTransition");
+        }
+        return runtime_endpoint::status_json(bhttp::status::bad_request, "Invalid request ID", "InvalidRequestID");
+    }
+    if (!is_error) {
+        if (auto mode = req["Lambda-Runtime-Function-Response-Mode"]; !mode.empty() && mode != "streaming") {
+            return runtime_endpoint::status_json(bhttp::status::bad_request, "Invalid function response mode",
+                                                 "InvalidFunctionResponseMode");
+        }
+    }
+    drain();
+    invoke_result res;
+    res.body = std::move(req.body());
+    std::string suffix;
+    if (is_error) {
+        res.function_error = "Unhandled";
+        std::string type(req["Lambda-Runtime-Function-Error-Type"]);
+        if (res.body.empty()) res.body = function_error_body(type.empty() ? "Runtime.Unknown" : type, "");
+        suffix = fmt::format("Status: error\tError Type: {}\t", type.empty() ? "Runtime.Unknown" : type);
+    } else if (auto ct = req[bhttp::field::content_type]; !ct.empty()) {
+        res.content_type = std::string(ct);
+    }
+    complete(std::move(res), is_error ? "" : "");
+    if (pool_->retired) {
+        asio::post(sched_->io, [self = shared_from_this()] { self->kill(); });
+    }
+    return http::make_response(bhttp::status::accepted, R"({"status":"OK"})");
+}
+
+http::response worker::on_too_large(const std::string& id) {
+    if (current_ && current_->req.request_id == id) {
+        drain();
+        invoke_result res;
+        res.function_error = "Unhandled";
+        res.body = json{{"errorMessage", "Response payload size exceeded maximum allowed payload size (6291556 bytes)."},
+                        {"errorType", "Function.ResponseSizeTooLarge"}}
+                       .dump();
+        complete(std::move(res), "Status: error\tError Type: Function.ResponseSizeTooLarge\t");
+    }
+    return runtime_endpoint::status_json(bhttp::status::payload_too_large,
+                                         "Exceeded maximum allowed payload size (6291556 bytes).", "RequestEntityTooLarge");
+}
+
+http::response worker::on_init_error(http::request& req) {
+    if (state_ != state::starting || init_error_reported_) {
+        return runtime_endpoint::status_json(
+            bhttp::status::forbidden,
+            "State transition from Ready to InitError failed for runtime. Error: State transition is not allowed",
+            "InvalidStateTransition");
+    }
+    init_error_reported_ = true;
+    drain();
+    std::string type(req["Lambda-Runtime-Function-Error-Type"]);
+    if (type.empty()) type = "Runtime.Unknown";
+    std::string body = std::move(req.body());
+    if (body.empty()) body = function_error_body(type, "");
+    platform_line(fmt::format("INIT_REPORT Init Duration: {:.2f} ms\tPhase: init\tStatus: error\tError Type: {}",
+                              ms_between(spawned_at_, steady::now()), type));
+    sched_->fail_head(pool_, body, true);
+    asio::post(sched_->io, [self = shared_from_this()] { self->kill(); });
+    return http::make_response(bhttp::status::accepted, R"({"status":"OK"})");
+}
+
+void worker::kill() {
+    if (pid_ > 0 && state_ != state::dead) {
+        ::kill(-pid_, SIGKILL);  // the whole process group: whatever the runtime forked goes too
+        ::kill(pid_, SIGKILL);
+    }
+}
+
+void worker::on_exit(int wait_status) {
+    const state was = state_;
+    state_ = state::dead;
+    drain();
+    if (current_ && !current_->finished) {
+        std::string reason;
+        if (WIFEXITED(wait_status)) {
+            reason = WEXITSTATUS(wait_status) == 0 ? "Runtime exited without providing a reason"
+                                                   : fmt::format("Runtime exited with error: exit status {}", WEXITSTATUS(wait_status));
+        } else if (WIFSIGNALED(wait_status)) {
+            const int sig = WTERMSIG(wait_status);
+            reason = fmt::format("Runtime exited with error: signal: {}",
+                                 sig == SIGKILL ? "killed" : sig == SIGSEGV ? "segmentation fault" : strsignal(sig));
+        }
+        const std::string id = current_->req.request_id;
+        invoke_result res;
+        res.function_error = "Unhandled";
+        res.body = function_error_body("Runtime.ExitError", fmt::format("RequestId: {} Error: {}", id, reason));
+        platform_line(fmt::format("RequestId: {} Error: {}", id, reason));
+        complete(std::move(res), "Status: error\tError Type: Runtime.ExitError\t");
+        state_ = state::dead;
+    } else if (was == state::starting && !init_error_reported_) {
+        std::string reason = WIFEXITED(wait_status)
+                                 ? fmt::format("Runtime exited with error: exit status {}", WEXITSTATUS(wait_status))
+                                 : "Runtime exited with error: signal: killed";
+        platform_line(fmt::format("INIT_REPORT Init Duration: {:.2f} ms\tPhase: init\tStatus: error\tError Type: Runtime.ExitError",
+                                  ms_between(spawned_at_, steady::now())));
+        sched_->fail_head(pool_, reason, false);
+    }
+    waiter_(nullptr);
+    if (runtime_api_) runtime_api_->stop();
+    boost::system::error_code ec;
+    out_.close(ec);
+    err_.close(ec);
+    pidfd_.close(ec);
+    log_->flush();
+    spdlog::debug("worker exited function={} pid={} status={}", pool_->function.name, pid_, wait_status);
+    sched_->worker_gone(shared_from_this());
+}
+
+// ---- scheduler --------------------------------------------------------------------------------
+
+result<void> scheduler_impl::load_registry() {
+    const auto path = options.runtimes_dir / "registry.json";
+    std::ifstream in(path);
+    if (!in) return make_error(errc::service, fmt::format("cannot read the runtime registry {}", path.string()));
+    std::stringstream text;
+    text << in.rdbuf();
+    auto j = json::parse(text.str(), nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+        return make_error(errc::service, fmt::format("{} is not valid JSON", path.string()));
+    }
+    for (const auto& [id, entry] : j.items()) {
+        if (id.front() == '_') continue;
+        runtime_spec spec;
+        spec.family = entry.value("family", "");
+        spec.command = entry.value("command", std::vector<std::string>{});
+        spec.execution_env = entry.value("execution_env", "");
+        if (spec.command.empty()) continue;
+        // Interpreters named without a path are looked up on the server's PATH once, here.
+        if (spec.command[0].find('/') == std::string::npos && spec.command[0].find('{') == std::string::npos) {
+            std::string found;
+            std::stringstream dirs(std::getenv("PATH") != nullptr ? std::getenv("PATH") : "/usr/bin:/bin");
+            for (std::string dir; std::getline(dirs, dir, ':');) {
+                const auto candidate = std::filesystem::path(dir) / spec.command[0];
+                if (::access(candidate.c_str(), X_OK) == 0) {
+                    found = candidate.string();
+                    break;
+                }
+            }
+            if (found.empty()) {
+                spdlog::warn("runtime {}: '{}' is not on PATH; invocations of {} functions will fail", id,
+                             spec.command[0], id);
+            } else {
+                spec.command[0] = found;
+            }
+        }
+        runtimes.emplace(id, std::move(spec));
+    }
+    return {};
+}
+
+asio::awaitable<invoke_result> scheduler_impl::invoke(std::shared_ptr<scheduler_impl> self, invoke_request req) {
+    invoke_result throttled;
+    if (self->stopped) {
+        throttled.failure = make_error(errc::service, "The server is shutting down.");
+        co_return throttled;
+    }
+    if (self->active >= self->options.concurrency_limit) {
+        if (!req.asynchronous) {
+            throttled.failure = error{errc::too_many_requests, "Rate Exceeded.", "ConcurrentInvocationLimitExceeded"};
+            co_return throttled;
+        }
+        // Asynchronous events wait for a free slot instead of being rejected.
+        asio::steady_timer wait(self->io);
+        while (self->active >= self->options.concurrency_limit && !self->stopped) {
+            wait.expires_after(std::chrono::milliseconds(20));
+            co_await wait.async_wait(tuple_awaitable);
+        }
+    }
+    auto rt = self->runtimes.find(req.function.runtime);
+    if (rt == self->runtimes.end() || rt->second.command.empty() ||
+        (rt->second.command[0].front() != '/' && rt->second.command[0].front() != '{')) {
+        throttled.failure = make_error(errc::invalid_runtime,
+                                       fmt::format("The runtime {} is not available on this host.", req.function.runtime));
+        co_return throttled;
+    }
+    const std::string key = req.function.name + "\n" + req.function.revision_id;
+    auto& p = self->pools[key];
+    if (!p) {
+        p = std::make_shared<pool>();
+        p->key = key;
+        p->function = req.function;
+        p->spec = rt->second;
+    }
+    auto the_pool = p;
+    auto inv = std::make_shared<invocation>();
+    inv->req = std::move(req);
+    ++self->active;
+    auto enqueue = [self, the_pool, inv](auto handler) {
+        inv->handler = completion<invoke_result>(std::move(handler));
+        self->submit(the_pool, inv);
+    };
+    invoke_result res = co_await asio::async_initiate<const asio::use_awaitable_t<>, void(invoke_result)>(
+        std::move(enqueue), asio::use_awaitable);
+    --self->active;
+    co_return res;
+}
+
+void scheduler_impl::submit(const std::shared_ptr<pool>& p, const std::shared_ptr<invocation>& inv) {
+    for (auto& w : p->workers) {
+        if (w->waiting_for_work()) {
+            w->dispatch(inv);
+            return;
+        }
+    }
+    p->queue.push_back(inv);
+    rebalance(p);
+}
+
+void scheduler_impl::rebalance(const std::shared_ptr<pool>& p) {
+    if (stopped) return;
+    std::size_t starting = 0;
+    for (auto& w : p->workers) {
+        if (w->current_state() == worker::state::starting) ++starting;
+    }
+    while (starting < p->queue.size()) {
+        auto w = std::make_shared<worker>(shared_from_this(), p);
+        auto started = w->start();
+        if (!started) {
+            spdlog::error("scheduler: cannot start a worker for {}: {}", p->function.name, started.error().message);
+            auto inv = p->queue.front();
+            p->queue.pop_front();
+            invoke_result res;
+            res.failure = started.error();
+            finish(inv, std::move(res));
+            continue;
+        }
+        p->workers.push_back(std::move(w));
+        ++starting;
+    }
+}
+
+void scheduler_impl::worker_ready(const std::shared_ptr<worker>& w) {
+    const auto& p = w->owner();
+    if (!p->queue.empty()) {
+        auto inv = p->queue.front();
+        p->queue.pop_front();
+        w->dispatch(inv);
+        return;
+    }
+    if (p->retired || stopped) {
+        w->kill();
+    }
+}
+
+void scheduler_impl::fail_head(const std::shared_ptr<pool>& p, const std::string& body_or_reason, bool init_error) {
+    if (p->queue.empty()) return;
+    auto inv = p->queue.front();
+    p->queue.pop_front();
+    invoke_result res;
+    res.function_error = "Unhandled";
+    res.body = init_error ? body_or_reason
+                          : function_error_body("Runtime.ExitError",
+                                                fmt::format("RequestId: {} Error: {}", inv->req.request_id, body_or_reason));
+    res.executed_version = p->function.version;
+    finish(inv, std::move(res));
+}
+
+void scheduler_impl::finish(const std::shared_ptr<invocation>& inv, invoke_result res) {
+    if (inv->finished) return;
+    inv->finished = true;
+    if (inv->timer) inv->timer->cancel();
+    inv->handler(std::move(res));
+}
+
+void scheduler_impl::worker_gone(const std::shared_ptr<worker>& w) {
+    auto p = w->owner();
+    std::erase(p->workers, w);
+    rebalance(p);  // queued invocations still need workers
+    if (p->workers.empty() && p->queue.empty()) {
+        auto it = pools.find(p->key);
+        if (it != pools.end() && it->second == p) pools.erase(it);
+    }
+}
+
+void scheduler_impl::retire(const std::string& name) {
+    for (auto it = pools.begin(); it != pools.end();) {
+        if (it->second->function.name != name) {
+            ++it;
+            continue;
+        }
+        auto p = it->second;
+        p->retired = true;
+        it = pools.erase(it);
+        for (auto& w : std::vector<std::shared_ptr<worker>>(p->workers)) {
+            if (w->current_state() == worker::state::idle) w->kill();
+        }
+    }
+}
+
+void scheduler_impl::schedule_reaper() {
+    const auto period = std::max(std::chrono::milliseconds(100), std::min(options.idle_ttl / 4, std::chrono::milliseconds(5000)));
+    reaper.expires_after(period);
+    reaper.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+        auto self = weak.lock();
+        if (ec || !self || self->stopped) return;
+        self->reap();
+        self->schedule_reaper();
+    });
+}
+
+void scheduler_impl::reap() {
+    const auto now = steady::now();
+    for (auto& [key, p] : pools) {
+        for (auto& w : p->workers) {
+            if (w->current_state() == worker::state::idle && now - w->idle_since() >= options.idle_ttl) {
+                spdlog::debug("scheduler: evicting idle worker of {}", p->function.name);
+                w->kill();
+            }
+        }
+    }
+}
+
+void scheduler_impl::stop() {
+    if (stopped) return;
+    stopped = true;
+    reaper.cancel();
+    for (auto& [key, p] : pools) {
+        for (auto& inv : p->queue) {
+            invoke_result res;
+            res.failure = make_error(errc::service, "The server is shutting down.");
+            finish(inv, std::move(res));
+        }
+        p->queue.clear();
+        for (auto& w : p->workers) w->kill();
+    }
+}
+
+// ---- facade -----------------------------------------------------------------------------------
+
+scheduler::scheduler(asio::io_context& io, asio::thread_pool& pool, store::store& store, scheduler_options options)
+    : impl_(std::make_shared<scheduler_impl>(io, pool, store, std::move(options))) {}
+
+scheduler::~scheduler() { impl_->stop(); }
+
+result<void> scheduler::start() {
+    auto r = impl_->load_registry();
+    if (!r) return r;
+    impl_->schedule_reaper();
+    return {};
+}
+
+asio::awaitable<invoke_result> scheduler::invoke(invoke_request req) {
+    return scheduler_impl::invoke(impl_, std::move(req));
+}
+
+void scheduler::retire(const std::string& function_name) { impl_->retire(function_name); }
+void scheduler::stop() { impl_->stop(); }
+
+scheduler::stats scheduler::current_stats() const {
+    stats s;
+    s.active_invocations = impl_->active;
+    for (const auto& [key, p] : impl_->pools) {
+        for (const auto& w : p->workers) {
+            ++s.workers;
+            if (w->current_state() == worker::state::idle) ++s.idle_workers;
+        }
+    }
+    return s;
+}
+
+}  // namespace lambent::scheduler

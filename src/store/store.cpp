@@ -1,0 +1,271 @@
+#include "lambent/store/store.hpp"
+
+#include "lambent/common/codec.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <sqlite3.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace lambent::store {
+namespace fs = std::filesystem;
+
+namespace {
+
+struct stmt {
+    sqlite3_stmt* s = nullptr;
+    stmt(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &s, nullptr); }
+    ~stmt() { sqlite3_finalize(s); }
+    stmt(const stmt&) = delete;
+    stmt& operator=(const stmt&) = delete;
+    void bind(int i, const std::string& v) { sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT); }
+};
+
+error db_error(sqlite3* db, std::string_view what) {
+    return make_error(errc::service, fmt::format("store: {}: {}", what, sqlite3_errmsg(db)));
+}
+
+/// Writes `bytes` to `path` atomically and durably: temp file, fsync, rename, fsync of the directory.
+result<void> write_file_durably(const fs::path& path, std::string_view bytes) {
+    const fs::path tmp = path.string() + ".tmp-" + codec::random_hex(6);
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        return make_error(errc::service, fmt::format("cannot create {}: {}", tmp.string(), std::strerror(errno)));
+    }
+    const char* p = bytes.data();
+    std::size_t left = bytes.size();
+    while (left > 0) {
+        const ssize_t n = ::write(fd, p, left);
+        if (n < 0) {
+            const int err = errno;
+            ::close(fd);
+            ::unlink(tmp.c_str());
+            return make_error(errc::service, fmt::format("cannot write {}: {}", tmp.string(), std::strerror(err)));
+        }
+        p += n;
+        left -= static_cast<std::size_t>(n);
+    }
+    if (::fsync(fd) != 0 || ::close(fd) != 0) {
+        ::unlink(tmp.c_str());
+        return make_error(errc::service, fmt::format("cannot sync {}", tmp.string()));
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        ::unlink(tmp.c_str());
+        return make_error(errc::service, fmt::format("cannot rename {}", tmp.string()));
+    }
+    const int dfd = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        ::fsync(dfd);
+        ::close(dfd);
+    }
+    return {};
+}
+
+result<std::string> read_file(const fs::path& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return make_error(errc::service, fmt::format("cannot open {}", path.string()));
+    }
+    std::string out;
+    char buf[1 << 16];
+    for (;;) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n <= 0) break;
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return out;
+}
+
+}  // namespace
+
+store::store(fs::path dir, sqlite3* db) : dir_(std::move(dir)), db_(db) {}
+
+store::~store() { sqlite3_close(db_); }
+
+result<std::unique_ptr<store>> store::open(const fs::path& data_dir) {
+    std::error_code ec;
+    for (const auto& sub : {fs::path{}, fs::path{"code"}, fs::path{"unpacked"}, fs::path{"logs"}}) {
+        fs::create_directories(data_dir / sub, ec);
+        if (ec) {
+            return make_error(errc::service, fmt::format("cannot create data dir {}: {}", (data_dir / sub).string(), ec.message()));
+        }
+    }
+    const fs::path probe = data_dir / ".write-probe";
+    if (auto w = write_file_durably(probe, "ok"); !w) {
+        return make_error(errc::service, fmt::format("data dir {} is not writable: {}", data_dir.string(), w.error().message));
+    }
+    fs::remove(probe, ec);
+
+    sqlite3* db = nullptr;
+    const fs::path db_path = data_dir / "lambent.db";
+    if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                        nullptr) != SQLITE_OK) {
+        auto e = make_error(errc::service, fmt::format("cannot open {}: {}", db_path.string(), sqlite3_errmsg(db)));
+        sqlite3_close(db);
+        return e;
+    }
+    std::unique_ptr<store> s(new store(fs::absolute(data_dir), db));
+    sqlite3_busy_timeout(db, 5000);
+    // WAL with synchronous=FULL: a change acknowledged to a client survives a crash or power loss.
+    for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON",
+                            "CREATE TABLE IF NOT EXISTS functions ("
+                            "  name TEXT PRIMARY KEY,"
+                            "  revision_id TEXT NOT NULL,"
+                            "  record TEXT NOT NULL)"}) {
+        if (auto r = s->exec(sql); !r) {
+            return r.error();
+        }
+    }
+    return s;
+}
+
+result<void> store::exec(const char* sql) {
+    char* msg = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+        auto e = make_error(errc::service, fmt::format("store: {}: {}", sql, msg != nullptr ? msg : "?"));
+        sqlite3_free(msg);
+        return e;
+    }
+    return {};
+}
+
+std::vector<model::function_record> store::load_functions() {
+    std::lock_guard lock(mutex_);
+    std::vector<model::function_record> out;
+    stmt q(db_, "SELECT record FROM functions ORDER BY name");
+    while (sqlite3_step(q.s) == SQLITE_ROW) {
+        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(q.s, 0));
+        auto j = nlohmann::json::parse(text, nullptr, false);
+        if (j.is_discarded()) {
+            spdlog::error("store: skipping an unreadable function record");
+            continue;
+        }
+        out.push_back(model::from_storage(j));
+    }
+    return out;
+}
+
+fs::path store::code_path(const std::string& sha_hex) const { return dir_ / "code" / (sha_hex + ".zip"); }
+fs::path store::unpacked_path(const std::string& sha_hex) const { return dir_ / "unpacked" / sha_hex; }
+
+result<code_blob> store::put_code(std::string_view zip, const unzip_limits& limits) {
+    code_blob blob;
+    blob.sha256_hex = codec::hex(codec::sha256(zip));
+    blob.size = static_cast<std::int64_t>(zip.size());
+    // Unpack first: a ZIP that fails the checks leaves nothing behind.
+    const fs::path tree = unpacked_path(blob.sha256_hex);
+    std::error_code ec;
+    if (!fs::exists(tree, ec)) {
+        const fs::path tmp = dir_ / "unpacked" / (blob.sha256_hex + ".tmp-" + codec::random_hex(6));
+        auto summary = extract_zip(zip, tmp, limits);
+        if (!summary) {
+            return summary.error();
+        }
+        blob.unzipped_bytes = summary->unzipped_bytes;
+        fs::rename(tmp, tree, ec);
+        if (ec) {
+            fs::remove_all(tmp, ec);  // someone else unpacked the same content first
+        }
+    }
+    const fs::path blob_path = code_path(blob.sha256_hex);
+    if (!fs::exists(blob_path, ec)) {
+        if (auto w = write_file_durably(blob_path, zip); !w) {
+            return w.error();
+        }
+    }
+    return blob;
+}
+
+result<fs::path> store::ensure_unpacked(const std::string& sha_hex) {
+    const fs::path tree = unpacked_path(sha_hex);
+    std::error_code ec;
+    if (fs::exists(tree, ec)) {
+        return tree;
+    }
+    auto zip = read_file(code_path(sha_hex));
+    if (!zip) {
+        return make_error(errc::invalid_zip_file, "The function's stored code cannot be read.");
+    }
+    auto blob = put_code(*zip);
+    if (!blob) {
+        return make_error(errc::invalid_zip_file, "The function's stored code cannot be extracted.");
+    }
+    return tree;
+}
+
+result<void> store::insert_function(const model::function_record& f) {
+    std::lock_guard lock(mutex_);
+    stmt q(db_, "INSERT INTO functions (name, revision_id, record) VALUES (?1, ?2, ?3)");
+    q.bind(1, f.name);
+    q.bind(2, f.revision_id);
+    q.bind(3, model::to_storage(f).dump());
+    const int rc = sqlite3_step(q.s);
+    if (rc == SQLITE_CONSTRAINT) {
+        return make_error(errc::resource_conflict, "Function already exist: " + f.name);
+    }
+    if (rc != SQLITE_DONE) {
+        return db_error(db_, "insert function");
+    }
+    return {};
+}
+
+result<void> store::replace_function(const model::function_record& f, const std::string& expected_revision) {
+    std::lock_guard lock(mutex_);
+    stmt q(db_, "UPDATE functions SET revision_id = ?2, record = ?3 WHERE name = ?1 AND revision_id = ?4");
+    q.bind(1, f.name);
+    q.bind(2, f.revision_id);
+    q.bind(3, model::to_storage(f).dump());
+    q.bind(4, expected_revision);
+    if (sqlite3_step(q.s) != SQLITE_DONE) {
+        return db_error(db_, "update function");
+    }
+    if (sqlite3_changes(db_) == 1) {
+        return {};
+    }
+    stmt exists(db_, "SELECT 1 FROM functions WHERE name = ?1");
+    exists.bind(1, f.name);
+    if (sqlite3_step(exists.s) != SQLITE_ROW) {
+        return make_error(errc::resource_not_found, "Function not found");
+    }
+    return make_error(errc::precondition_failed,
+                      "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias "
+                      "API to retrieve the latest Revision Id");
+}
+
+result<void> store::delete_function(const std::string& name) {
+    std::lock_guard lock(mutex_);
+    stmt q(db_, "DELETE FROM functions WHERE name = ?1");
+    q.bind(1, name);
+    if (sqlite3_step(q.s) != SQLITE_DONE) {
+        return db_error(db_, "delete function");
+    }
+    return {};
+}
+
+void store::collect_garbage(const std::set<std::string>& referenced) {
+    std::error_code ec;
+    std::size_t removed = 0;
+    for (const auto& sub : {"code", "unpacked"}) {
+        for (fs::directory_iterator it(dir_ / sub, ec), end; !ec && it != end; it.increment(ec)) {
+            std::string stem = it->path().filename().string();
+            if (const auto dot = stem.find('.'); dot != std::string::npos) {
+                stem = stem.substr(0, dot);
+            }
+            const bool temp = it->path().filename().string().find(".tmp-") != std::string::npos;
+            if (temp || referenced.count(stem) == 0) {
+                fs::remove_all(it->path(), ec);
+                ++removed;
+            }
+        }
+    }
+    if (removed > 0) {
+        spdlog::info("store: removed {} unreferenced code files", removed);
+    }
+}
+
+}  // namespace lambent::store
