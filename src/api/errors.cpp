@@ -47,7 +47,8 @@ http::response error_response(const error& e, const std::string& request_id) {
     if (!e.reason.empty()) {
         body["Reason"] = e.reason;
     }
-    auto res = http::make_response(w.http_status, body.dump());
+    // Messages can quote user bytes that are not UTF-8: replace them rather than fail.
+    auto res = http::make_response(w.http_status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     res.set("x-amzn-RequestId", request_id);
     res.set("x-amzn-ErrorType", w.type);
     if (e.code == errc::too_many_requests) {

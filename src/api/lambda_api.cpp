@@ -32,7 +32,7 @@ constexpr std::size_t default_body_limit = 1048576;
 constexpr std::size_t log_tail_bytes = 4096;
 
 http::response json_response(status s, const json& body, const std::string& request_id) {
-    auto res = http::make_response(s, body.dump());
+    auto res = http::make_response(s, body.dump(-1, ' ', false, json::error_handler_t::replace));
     res.set("x-amzn-RequestId", request_id);
     return res;
 }
@@ -151,8 +151,18 @@ asio::awaitable<http::response> lambda_api::handle(http::request req) {
         co_return error_response(make_error(errc::validation, "The request path or query is not validly percent-encoded."),
                                  c.request_id);
     }
-    http::response res = co_await dispatch(std::move(c));
-    co_return res;
+    const std::string request_id = c.request_id;
+    std::optional<http::response> res;
+    try {
+        res.emplace(co_await dispatch(std::move(c)));
+    } catch (const std::exception& e) {
+        // A bug, not bad input: answer like AWS's service error and keep the connection usable.
+        spdlog::error("api: request {} failed: {}", request_id, e.what());
+    }
+    if (!res) {
+        co_return error_response(make_error(errc::service, "An internal error occurred."), request_id);
+    }
+    co_return std::move(*res);
 }
 
 asio::awaitable<http::response> lambda_api::dispatch(call c) {

@@ -8,6 +8,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <signal.h>
@@ -70,6 +71,8 @@ result<http::tcp::endpoint> parse_listen(const std::string& listen) {
 }  // namespace
 
 int serve(const config& cfg) {
+    // The server log goes to stderr; stdout carries only the `listening on` line, for scripts.
+    spdlog::set_default_logger(spdlog::stderr_color_mt("lambent"));
     spdlog::set_level(spdlog::level::from_str(cfg.log_level));
     ::signal(SIGPIPE, SIG_IGN);
 
@@ -119,6 +122,10 @@ int serve(const config& cfg) {
         st.collect_garbage(referenced);
     }
 
+    // Signals are caught from here on, before anyone can learn the address and send one.
+    asio::signal_set signals(io, SIGINT, SIGTERM);
+    asio::steady_timer grace(io);
+
     http::server_options hopts;
     hopts.idle_timeout = std::chrono::seconds(120);
     hopts.body_timeout = std::chrono::seconds(300);
@@ -141,8 +148,6 @@ int serve(const config& cfg) {
     std::printf("listening on http://%s:%u\n", bound->address().to_string().c_str(), bound->port());
     std::fflush(stdout);
 
-    asio::signal_set signals(io, SIGINT, SIGTERM);
-    asio::steady_timer grace(io);
     signals.async_wait([&](boost::system::error_code ec, int sig) {
         if (ec) return;
         spdlog::info("lambent stopping signal={}", sig);

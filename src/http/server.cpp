@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <list>
 
 namespace lambent::http {
@@ -89,9 +90,20 @@ asio::awaitable<void> write_and_close(std::shared_ptr<beast::tcp_stream> stream,
     res.keep_alive(false);
     res.prepare_payload();
     stream->expires_after(std::chrono::seconds(10));
-    co_await bhttp::async_write(*stream, res, tuple_awaitable);
+    auto [wec, wn] = co_await bhttp::async_write(*stream, res, tuple_awaitable);
     beast::error_code ec;
-    stream->socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream->socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (wec) co_return;
+    // Closing with unread request bytes in the socket makes the kernel send RST, and the client may lose
+    // the response we just wrote. Read and discard what the client still sends, for a bounded time.
+    std::array<char, 16384> sink;
+    std::size_t discarded = 0;
+    stream->expires_after(std::chrono::seconds(5));
+    while (discarded < (256u << 20)) {
+        auto [rec, rn] = co_await stream->async_read_some(asio::buffer(sink), tuple_awaitable);
+        if (rec) break;
+        discarded += rn;
+    }
 }
 
 asio::awaitable<void> run_session(std::shared_ptr<server::state> st, std::shared_ptr<beast::tcp_stream> stream) {
@@ -99,6 +111,9 @@ asio::awaitable<void> run_session(std::shared_ptr<server::state> st, std::shared
     for (;;) {
         bhttp::request_parser<bhttp::string_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(st->options.header_limit));
+        // Beast checks Content-Length against body_limit while parsing the header; the route's limit is only
+        // known after the header, so lift it here and apply the real one below.
+        parser.body_limit(boost::none);
         if (st->options.idle_timeout.count() > 0) {
             stream->expires_after(st->options.idle_timeout);
         } else {

@@ -110,7 +110,7 @@ result<unzip_summary> extract_into(zip_t* za, const fs::path& dest, const unzip_
                                        (st.valid & ZIP_STAT_NAME) != 0 ? st.name : ""));
         }
         declared += st.size;
-        if (st.size > (1u << 20) && st.comp_size > 0 && st.size / st.comp_size > limits.max_ratio) {
+        if (st.size > limits.ratio_min_bytes && st.comp_size > 0 && st.size / st.comp_size > limits.max_ratio) {
             return bad_zip(fmt::format("entry '{}' has a compression ratio above {}:1", st.name, limits.max_ratio));
         }
     }
@@ -217,6 +217,18 @@ result<unzip_summary> extract_into(zip_t* za, const fs::path& dest, const unzip_
         std::error_code ec;
         fs::create_symlink(link.target, link.where, ec);
         if (ec) return bad_zip(fmt::format("cannot create symlink '{}'", link.where.filename().string()));
+    }
+    // The lexical check above cannot see chains (a link whose path runs through another link, such as
+    // `s/b -> ..` then `a -> s/b/../../etc`): resolve every link for real and require it to stay inside.
+    std::error_code ec;
+    const fs::path root = fs::canonical(dest, ec);
+    for (const auto& link : links) {
+        const fs::path resolved = fs::weakly_canonical(link.where.parent_path() / link.target, ec);
+        const fs::path rel = ec ? fs::path("..") : resolved.lexically_relative(root);
+        if (rel.empty() || *rel.begin() == "..") {
+            return bad_zip(fmt::format("symlink '{}' points outside the function's directory",
+                                       link.where.lexically_relative(dest).string()));
+        }
     }
     return summary;
 }

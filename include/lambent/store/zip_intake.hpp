@@ -13,8 +13,10 @@ namespace lambent::store {
 struct unzip_limits {
     std::uint64_t max_unzipped_bytes = 262144000;  // AWS: 250 MB unzipped
     std::uint64_t max_entries = 20000;
-    /// Largest uncompressed/compressed ratio accepted for an entry over 1 MiB (deflate tops out near 1032).
+    /// Largest uncompressed/compressed ratio accepted for an entry larger than ratio_min_bytes (deflate tops
+    /// out near 1032:1). Smaller entries of zeros (sparse databases, padding) are legal and common.
     std::uint64_t max_ratio = 1000;
+    std::uint64_t ratio_min_bytes = 16u << 20;
 };
 
 struct unzip_summary {
