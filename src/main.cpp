@@ -23,6 +23,13 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     serve->add_option("--runtimes-dir", cfg.runtimes_dir, "Directory with registry.json and the runtime bootstraps");
     serve->add_option("--log-level", cfg.log_level, "trace, debug, info, warn, error")->capture_default_str();
+    serve->add_option("--sandbox", cfg.sandbox, "Contain every worker (namespaces, cgroups, seccomp); off only for trusted code")
+        ->check(CLI::IsMember({"on", "off"}))
+        ->capture_default_str();
+    serve->add_option("--sandbox-network", cfg.sandbox_network,
+                      "Network of sandboxed workers: none (loopback only) or egress (outside and host ports)")
+        ->check(CLI::IsMember({"none", "egress"}))
+        ->capture_default_str();
 
     CLI11_PARSE(cli, argc, argv);
     if (serve->parsed()) {

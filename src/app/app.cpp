@@ -2,6 +2,7 @@
 
 #include "lambent/api/lambda_api.hpp"
 #include "lambent/http/server.hpp"
+#include "lambent/sandbox/sandbox.hpp"
 #include "lambent/scheduler/scheduler.hpp"
 #include "lambent/store/store.hpp"
 
@@ -100,6 +101,29 @@ int serve(const config& cfg) {
     sopts.runtimes_dir = fs::absolute(find_runtimes_dir(cfg.runtimes_dir));
     sopts.logs_dir = st.data_dir() / "logs";
     sopts.mount_code = ::geteuid() == 0;
+    auto host = std::make_shared<sandbox::host_support>(sandbox::detect(cfg.sandbox_network == "egress"));
+    if (cfg.sandbox == "on") {
+        if (host->root) {
+            auto filter = sandbox::compile_seccomp_filter();
+            if (!filter) {
+                spdlog::critical("sandbox: {}", filter.error().message);
+                return 1;
+            }
+            sopts.sandbox = true;
+            sopts.seccomp_fd = *filter;
+            sopts.egress = cfg.sandbox_network == "egress" && host->egress_available;
+            sopts.slirp4netns = host->slirp4netns;
+            sopts.host = host;
+            spdlog::info("sandbox: on");
+            for (const auto& line : host->report) spdlog::info("sandbox: {}", line);
+            spdlog::info("sandbox: seccomp deny-list, no capabilities, no_new_privs, own uid per worker, rlimits: on");
+        } else {
+            spdlog::warn("sandbox: OFF: this host does not let the server create namespaces (not root). Functions run "
+                         "with the server's privileges. Pass --sandbox off to acknowledge running trusted code.");
+        }
+    } else {
+        spdlog::warn("sandbox: off (--sandbox off): functions run with the server's privileges; only for trusted code");
+    }
     if (::access(sopts.jail_path.c_str(), X_OK) != 0) {
         spdlog::critical("cannot find the worker launcher {}", sopts.jail_path.string());
         return 1;
@@ -137,10 +161,10 @@ int serve(const config& cfg) {
     }
 
     spdlog::info("lambent serving listen={}:{} data_dir={} region={} account={} concurrency={} idle_ttl_ms={} "
-                 "runtimes={} code_mount={}",
+                 "runtimes={} sandbox={} network={}",
                  bound->address().to_string(), bound->port(), st.data_dir().string(), cfg.region, cfg.account_id,
                  sopts.concurrency_limit, sopts.idle_ttl.count(), sopts.runtimes_dir.string(),
-                 sopts.mount_code ? "/var/task (private mount namespace)" : "host path (not root: no mount namespace)");
+                 sopts.sandbox ? "on" : "off", sopts.sandbox ? (sopts.egress ? "egress" : "none") : "host");
     if (!sopts.mount_code) {
         spdlog::warn("not running as root: function code is not mounted at /var/task; LAMBDA_TASK_ROOT points at "
                      "the unpacked code instead");

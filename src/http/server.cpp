@@ -18,6 +18,8 @@
 #include <array>
 #include <list>
 
+#include <unistd.h>
+
 namespace lambent::http {
 
 namespace beast = boost::beast;
@@ -224,6 +226,19 @@ result<tcp::endpoint> server::listen(const tcp::endpoint& endpoint) {
     state_->acceptor.emplace(std::move(acc));
     asio::co_spawn(io_, accept_loop(state_), on_session_done);
     return bound;
+}
+
+result<void> server::adopt(int fd) {
+    boost::system::error_code ec;
+    tcp::acceptor acc(io_);
+    acc.assign(tcp::v4(), fd, ec);
+    if (ec) {
+        ::close(fd);
+        return make_error(errc::service, fmt::format("cannot adopt listener: {}", ec.message()));
+    }
+    state_->acceptor.emplace(std::move(acc));
+    asio::co_spawn(io_, accept_loop(state_), on_session_done);
+    return {};
 }
 
 void server::stop() {

@@ -8,6 +8,7 @@
 #include "lambent/common/completion.hpp"
 #include "lambent/http/server.hpp"
 #include "lambent/logs/log_stream.hpp"
+#include "lambent/sandbox/sandbox.hpp"
 #include "lambent/store/store.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -23,11 +24,13 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
+#include <cstring>
 #include <deque>
 #include <fstream>
 #include <sstream>
@@ -116,10 +119,32 @@ public:
     void rebalance(const std::shared_ptr<pool>& p);
     void finish(const std::shared_ptr<invocation>& inv, invoke_result res);
     void fail_head(const std::shared_ptr<pool>& p, const std::string& type_body_error, bool init_error);
+    void fail_head_with(const std::shared_ptr<pool>& p, error e) {
+        if (p->queue.empty()) return;
+        auto inv = p->queue.front();
+        p->queue.pop_front();
+        invoke_result res;
+        res.failure = std::move(e);
+        finish(inv, std::move(res));
+    }
     void retire(const std::string& name);
     void stop();
     void schedule_reaper();
     void reap();
+    int acquire_slot() {
+        for (std::size_t i = 0; i < uid_slots.size(); ++i) {
+            if (!uid_slots[i]) {
+                uid_slots[i] = true;
+                return static_cast<int>(i);
+            }
+        }
+        uid_slots.push_back(true);
+        return static_cast<int>(uid_slots.size() - 1);
+    }
+    void release_slot(int slot) {
+        if (slot >= 0 && static_cast<std::size_t>(slot) < uid_slots.size()) uid_slots[static_cast<std::size_t>(slot)] = false;
+    }
+    static constexpr int uid_base = 200000;
 
     asio::io_context& io;
     asio::thread_pool& blocking;
@@ -127,6 +152,7 @@ public:
     scheduler_options options;
     std::map<std::string, runtime_spec> runtimes;
     std::map<std::string, std::shared_ptr<pool>> pools;
+    std::vector<bool> uid_slots;  // each sandboxed worker runs as its own uid: uid_base + slot
     int active = 0;
     bool stopped = false;
     asio::steady_timer reaper;
@@ -139,7 +165,8 @@ public:
     enum class state { starting, idle, busy, responded, dead };
 
     worker(std::shared_ptr<scheduler_impl> s, std::shared_ptr<pool> p)
-        : sched_(std::move(s)), pool_(std::move(p)), pidfd_(sched_->io), out_(sched_->io), err_(sched_->io) {}
+        : sched_(std::move(s)), pool_(std::move(p)), pidfd_(sched_->io), out_(sched_->io), err_(sched_->io),
+          control_(sched_->io) {}
 
     result<void> start();
     void dispatch(const std::shared_ptr<invocation>& inv);
@@ -158,6 +185,8 @@ public:
 
 private:
     static asio::awaitable<void> watch_exit(std::shared_ptr<worker> self);
+    static asio::awaitable<void> read_control(std::shared_ptr<worker> self);
+    long max_memory_mb() const;
     static asio::awaitable<void> read_output(std::shared_ptr<worker> self, int which);
     void on_exit(int wait_status);
     void feed(int which, std::string_view chunk);
@@ -176,6 +205,10 @@ private:
     asio::posix::stream_descriptor pidfd_;
     asio::posix::stream_descriptor out_;
     asio::posix::stream_descriptor err_;
+    asio::posix::stream_descriptor control_;  // sandbox: the jail's control socket
+    sandbox::cgroup cgroup_;
+    int uid_slot_ = -1;
+    std::string setup_error_;
     std::string partial_[2];
     std::unique_ptr<logs::log_stream> log_;
     state state_ = state::starting;
@@ -289,9 +322,16 @@ result<void> worker::start() {
     auto self = shared_from_this();
     // Runtime API listener first: its address goes into the environment.
     runtime_api_ = std::make_shared<http::server>(sched_->io, std::make_shared<runtime_endpoint>(weak_from_this()));
-    auto ep = runtime_api_->listen(http::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-    if (!ep) return ep.error();
-    runtime_api_address_ = fmt::format("127.0.0.1:{}", ep->port());
+    const bool sandboxed = sched_->options.sandbox;
+    if (sandboxed) {
+        // The jail creates the listener inside the worker's own network namespace and hands it over;
+        // every worker sees the same address and none can reach another's.
+        runtime_api_address_ = "127.0.0.1:9001";
+    } else {
+        auto ep = runtime_api_->listen(http::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+        if (!ep) return ep.error();
+        runtime_api_address_ = fmt::format("127.0.0.1:{}", ep->port());
+    }
 
     const auto code_dir = sched_->store.unpacked_path(f.code_sha256_hex);
     std::error_code ec;
@@ -300,7 +340,7 @@ result<void> worker::start() {
         if (!unpacked) return unpacked.error();
     }
     const auto runtime_host_dir = sched_->options.runtimes_dir / pool_->spec.family;
-    const bool mount = sched_->options.mount_code;
+    const bool mount = sched_->options.mount_code || sandboxed;
     const std::string task_root = mount ? "/var/task" : code_dir.string();
     const std::string runtime_dir = mount ? "/var/runtime" : runtime_host_dir.string();
 
@@ -310,7 +350,27 @@ result<void> worker::start() {
         fmt::format("{}/[{}]{}", codec::date_path(started), f.version, codec::random_hex(16)));
 
     std::vector<std::string> args{sched_->options.jail_path.string()};
-    if (mount) {
+    int control[2] = {-1, -1};
+    if (sandboxed) {
+        uid_slot_ = sched_->acquire_slot();
+        const int uid = scheduler_impl::uid_base + uid_slot_;
+        if (sched_->options.host) {
+            auto cg = sandbox::cgroup::create(*sched_->options.host, fmt::format("w{}-{}", uid_slot_, codec::random_hex(4)),
+                                              f.memory_mb, 1024);
+            if (!cg) return cg.error();
+            cgroup_ = std::move(*cg);
+        }
+        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, control) != 0) {
+            return make_error(errc::service, "socketpair failed");
+        }
+        args.insert(args.end(), {"--sandbox", "--task", code_dir.string(), "--runtime", runtime_host_dir.string(),
+                                 "--tmp-mb", std::to_string(f.ephemeral_storage_mb), "--uid", std::to_string(uid),
+                                 "--gid", std::to_string(uid), "--control-fd", "3", "--net",
+                                 sched_->options.egress ? "egress" : "none"});
+        if (sched_->options.seccomp_fd >= 0) args.insert(args.end(), {"--seccomp-fd", "4"});
+        if (sched_->options.egress) args.insert(args.end(), {"--slirp", sched_->options.slirp4netns});
+        for (const auto& procs : cgroup_.procs_files()) args.insert(args.end(), {"--cgroup", procs});
+    } else if (mount) {
         args.insert(args.end(), {"--task", code_dir.string(), "--runtime", runtime_host_dir.string(), "--tmp-mb",
                                  std::to_string(f.ephemeral_storage_mb)});
     }
@@ -336,6 +396,13 @@ result<void> worker::start() {
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
     posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
+    if (sandboxed) {
+        // Move both through high numbers first: either source may itself be 3 or 4.
+        posix_spawn_file_actions_adddup2(&fa, control[1], 200);
+        if (sched_->options.seccomp_fd >= 0) posix_spawn_file_actions_adddup2(&fa, sched_->options.seccomp_fd, 201);
+        posix_spawn_file_actions_adddup2(&fa, 200, 3);
+        if (sched_->options.seccomp_fd >= 0) posix_spawn_file_actions_adddup2(&fa, 201, 4);
+    }
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
@@ -347,6 +414,8 @@ result<void> worker::start() {
     posix_spawn_file_actions_destroy(&fa);
     ::close(out_pipe[1]);
     ::close(err_pipe[1]);
+    if (control[1] >= 0) ::close(control[1]);
+    if (control[0] >= 0) control_.assign(control[0]);
     if (rc != 0) {
         ::close(out_pipe[0]);
         ::close(err_pipe[0]);
@@ -369,6 +438,7 @@ result<void> worker::start() {
     asio::co_spawn(sched_->io, watch_exit(self), log_failure);
     asio::co_spawn(sched_->io, read_output(self, 0), log_failure);
     asio::co_spawn(sched_->io, read_output(self, 1), log_failure);
+    if (control_.is_open()) asio::co_spawn(sched_->io, read_control(self), log_failure);
     spdlog::debug("worker spawned function={} pid={} runtime_api={}", f.name, pid_, runtime_api_address_);
     return {};
 }
@@ -378,6 +448,54 @@ asio::awaitable<void> worker::watch_exit(std::shared_ptr<worker> self) {
     int status = 0;
     ::waitpid(self->pid_, &status, 0);
     self->on_exit(status);
+}
+
+asio::awaitable<void> worker::read_control(std::shared_ptr<worker> self) {
+    // One message from the jail: "ok" with the Runtime API listener (SCM_RIGHTS), or "error <stage> <errno>".
+    auto [ec] = co_await self->control_.async_wait(asio::posix::descriptor_base::wait_read, tuple_awaitable);
+    if (ec) co_return;
+    char text[160] = {};
+    iovec iov{text, sizeof text - 1};
+    alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf;
+    msg.msg_controllen = sizeof cbuf;
+    const ssize_t n = ::recvmsg(self->control_.native_handle(), &msg, MSG_CMSG_CLOEXEC);
+    int fd = -1;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
+    }
+    const std::string_view message(text, n > 0 ? static_cast<std::size_t>(n) : 0);
+    if (message == "ok" && fd >= 0) {
+        if (auto adopted = self->runtime_api_->adopt(fd); !adopted) {
+            self->setup_error_ = adopted.error().message;
+            self->kill();
+        }
+    } else if (message.rfind("error ", 0) == 0) {
+        if (fd >= 0) ::close(fd);
+        const auto rest = std::string(message.substr(6));
+        const auto space = rest.rfind(' ');
+        const int err = space == std::string::npos ? 0 : std::atoi(rest.c_str() + space + 1);
+        self->setup_error_ = fmt::format("{}: {}", rest.substr(0, space), std::strerror(err));
+        spdlog::error("worker sandbox setup failed function={} stage={}", self->pool_->function.name, self->setup_error_);
+    }
+    boost::system::error_code ignored;
+    self->control_.close(ignored);
+}
+
+long worker::max_memory_mb() const {
+    if (!cgroup_.empty()) {
+        return static_cast<long>((cgroup_.peak_bytes() + (1u << 20) - 1) >> 20);
+    }
+    if (sched_->options.sandbox) {
+        // The jail's only child is the runtime.
+        std::ifstream children(fmt::format("/proc/{0}/task/{0}/children", pid_));
+        pid_t child = 0;
+        if (children >> child) return peak_rss_mb(child);
+    }
+    return peak_rss_mb(pid_);
 }
 
 asio::awaitable<void> worker::read_output(std::shared_ptr<worker> self, int which) {
@@ -515,7 +633,7 @@ void worker::complete(invoke_result res, const std::string& status_suffix) {
     platform_line(fmt::format("END RequestId: {}", inv->req.request_id));
     std::string report = fmt::format(
         "REPORT RequestId: {}\tDuration: {:.2f} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {} MB\t",
-        inv->req.request_id, duration, static_cast<long long>(std::ceil(duration)), f.memory_mb, peak_rss_mb(pid_));
+        inv->req.request_id, duration, static_cast<long long>(std::ceil(duration)), f.memory_mb, max_memory_mb());
     if (pending_init_ms_) {
         report += fmt::format("Init Duration: {:.2f} ms\t", *pending_init_ms_);
         pending_init_ms_.reset();
@@ -610,7 +728,17 @@ void worker::on_exit(int wait_status) {
     const state was = state_;
     state_ = state::dead;
     drain();
-    if (current_ && !current_->finished) {
+    const bool oom = cgroup_.oom_killed();
+    if (oom && current_ && !current_->finished) {
+        const std::string id = current_->req.request_id;
+        invoke_result res;
+        res.function_error = "Unhandled";
+        res.body = function_error_body("Runtime.OutOfMemory",
+                                       fmt::format("RequestId: {} Error: Runtime exited with error: signal: killed", id));
+        platform_line(fmt::format("RequestId: {} Error: Runtime exited with error: signal: killed", id));
+        complete(std::move(res), "Status: error\tError Type: Runtime.OutOfMemory\t");
+        state_ = state::dead;
+    } else if (current_ && !current_->finished) {
         std::string reason;
         if (WIFEXITED(wait_status)) {
             reason = WEXITSTATUS(wait_status) == 0 ? "Runtime exited without providing a reason"
@@ -627,6 +755,10 @@ void worker::on_exit(int wait_status) {
         platform_line(fmt::format("RequestId: {} Error: {}", id, reason));
         complete(std::move(res), "Status: error\tError Type: Runtime.ExitError\t");
         state_ = state::dead;
+    } else if (was == state::starting && !setup_error_.empty()) {
+        sched_->fail_head_with(pool_, make_error(errc::service, fmt::format("The sandbox for function {} could not be "
+                                                                            "set up: {}",
+                                                                            pool_->function.name, setup_error_)));
     } else if (was == state::starting && !init_error_reported_) {
         std::string reason = WIFEXITED(wait_status)
                                  ? fmt::format("Runtime exited with error: exit status {}", WEXITSTATUS(wait_status))
@@ -641,6 +773,13 @@ void worker::on_exit(int wait_status) {
     out_.close(ec);
     err_.close(ec);
     pidfd_.close(ec);
+    control_.close(ec);
+    if (!cgroup_.empty()) {
+        // rmdir may need a few retries while the kernel releases the tasks: off the event loop.
+        asio::post(sched_->blocking, [cg = std::move(cgroup_)]() mutable { cg.remove(); });
+    }
+    sched_->release_slot(uid_slot_);
+    uid_slot_ = -1;
     log_->flush();
     spdlog::debug("worker exited function={} pid={} status={}", pool_->function.name, pid_, wait_status);
     sched_->worker_gone(shared_from_this());

@@ -16,6 +16,8 @@ struct config {
     std::chrono::milliseconds idle_ttl{std::chrono::minutes(10)};
     std::filesystem::path runtimes_dir;  // empty: next to the binary
     std::string log_level = "info";
+    std::string sandbox = "on";             // on | off
+    std::string sandbox_network = "egress"; // none | egress
 };
 
 /// Runs the server until SIGINT/SIGTERM. Returns the process exit code.

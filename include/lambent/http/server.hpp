@@ -65,6 +65,9 @@ public:
 
     /// Binds and listens; returns the bound endpoint (port 0 picks a free port).
     [[nodiscard]] result<tcp::endpoint> listen(const tcp::endpoint& endpoint);
+    /// Serves on a listening socket created elsewhere (e.g. inside a worker's network namespace); takes
+    /// ownership of `fd`.
+    [[nodiscard]] result<void> adopt(int fd);
     /// Stops accepting and closes every open connection. Safe to call twice.
     void stop();
 

@@ -19,6 +19,9 @@
 namespace lambent::store {
 class store;
 }
+namespace lambent::sandbox {
+struct host_support;
+}
 
 namespace lambent::scheduler {
 
@@ -37,6 +40,11 @@ struct scheduler_options {
     std::filesystem::path runtimes_dir;    // holds registry.json and one directory per family
     std::filesystem::path logs_dir;
     bool mount_code = true;                // bind-mount code at /var/task (needs CAP_SYS_ADMIN)
+    bool sandbox = false;                  // full containment through lambent-jail --sandbox
+    bool egress = false;                   // sandboxed workers get slirp4netns egress
+    std::string slirp4netns;               // path, when egress
+    int seccomp_fd = -1;                   // BPF program (sandbox::compile_seccomp_filter)
+    std::shared_ptr<const sandbox::host_support> host;  // cgroups etc.
     std::string endpoint_url;              // the server's own URL, for AWS_ENDPOINT_URL inside functions
 };
 
