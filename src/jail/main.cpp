@@ -267,7 +267,7 @@ std::vector<sock_filter> read_filter(int fd) {
     return prog;
 }
 
-[[noreturn]] void child_main(const options& o, int net_ready_w, int go_r) {
+[[noreturn]] void child_main(const options& o, int net_ready_w, int go_r, int status_w) {
     if (::unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) != 0) fail("unshare namespaces");
     if (o.net == "egress") {
         if (::write(net_ready_w, "n", 1) != 1) fail("signal the network namespace");
@@ -285,6 +285,39 @@ std::vector<sock_filter> read_filter(int fd) {
         fail("wait for the jail");
     }
     ::close(go_r);
+
+    // PID 1 of the namespace stays a minimal init (reaps orphans, reports the runtime's wait status to the
+    // jail); the runtime runs as PID 2, as on AWS, where a process can signal itself like anywhere else.
+    const pid_t runtime = ::fork();
+    if (runtime < 0) fail("fork the runtime");
+    if (runtime > 0) {
+        g_control_fd = -1;
+        for (int fd = 0; fd <= 2; ++fd) {
+            const int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+            if (devnull >= 0 && devnull != fd) {
+                ::dup2(devnull, fd);
+                ::close(devnull);
+            }
+        }
+        const unsigned lo = static_cast<unsigned>(status_w) + 1;
+        ::syscall(SYS_close_range, 3U, static_cast<unsigned>(status_w) - 1, 0U);
+        ::syscall(SYS_close_range, lo, ~0U, 0U);
+        if (::setresgid(static_cast<gid_t>(o.gid), static_cast<gid_t>(o.gid), static_cast<gid_t>(o.gid)) != 0 ||
+            ::setresuid(static_cast<uid_t>(o.uid), static_cast<uid_t>(o.uid), static_cast<uid_t>(o.uid)) != 0) {
+            ::kill(runtime, SIGKILL);
+            _exit(127);
+        }
+        ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+        for (;;) {
+            int st = 0;
+            const pid_t done = ::waitpid(-1, &st, 0);
+            if (done == runtime) {
+                _exit(::write(status_w, &st, sizeof st) == static_cast<ssize_t>(sizeof st) ? 0 : 127);
+            }
+            if (done < 0 && errno != EINTR) _exit(127);
+        }
+    }
+    ::close(status_w);
     std::vector<sock_filter> filter = read_filter(o.seccomp_fd);
 
     // Privileges: empty bounding set, then the worker's own uid/gid (which clears the remaining capabilities).
@@ -334,6 +367,7 @@ pid_t prepare_slirp(const options& o, int* pid_w, int* ready_r) {
         if (devnull >= 0) {
             ::dup2(devnull, 0);
             ::dup2(devnull, 1);
+            ::dup2(devnull, 2);  // its chatter must not end up in the function's log
         }
         const char* argv[] = {o.slirp, "--configure", "--mtu=65520", ready_fd.c_str(), buf, "tap0", nullptr};
         ::execv(o.slirp, const_cast<char* const*>(argv));
@@ -358,16 +392,21 @@ pid_t prepare_slirp(const options& o, int* pid_w, int* ready_r) {
     if (::unshare(CLONE_NEWPID) != 0) fail("unshare(CLONE_NEWPID)");
     int net_ready[2];
     int go[2];
-    if (::pipe2(net_ready, O_CLOEXEC) != 0 || ::pipe2(go, O_CLOEXEC) != 0) fail("pipe");
+    int status_pipe[2];
+    if (::pipe2(net_ready, O_CLOEXEC) != 0 || ::pipe2(go, O_CLOEXEC) != 0 || ::pipe2(status_pipe, O_CLOEXEC) != 0) {
+        fail("pipe");
+    }
     const pid_t child = ::fork();
     if (child < 0) fail("fork");
     if (child == 0) {
         ::close(net_ready[0]);
         ::close(go[1]);
-        child_main(o, net_ready[1], go[0]);
+        ::close(status_pipe[0]);
+        child_main(o, net_ready[1], go[0], status_pipe[1]);
     }
     ::close(net_ready[1]);
     ::close(go[0]);
+    ::close(status_pipe[1]);
     // Joining a cgroup v1 memory controller waits for an RCU grace period (several ms): do it for the child
     // while it builds its root, instead of before. The child execs nothing before it is released below.
     for (const char* procs : o.cgroups) {
@@ -395,6 +434,11 @@ pid_t prepare_slirp(const options& o, int* pid_w, int* ready_r) {
     g_control_fd = -1;
     int status = 0;
     while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    // The runtime's own wait status, as reported by the namespace's init (absent if init itself died).
+    int runtime_status = 0;
+    if (::read(status_pipe[0], &runtime_status, sizeof runtime_status) == sizeof runtime_status) {
+        status = runtime_status;
     }
     if (slirp > 0) {
         ::kill(slirp, SIGKILL);

@@ -109,7 +109,7 @@ struct pool {
 class scheduler_impl : public std::enable_shared_from_this<scheduler_impl> {
 public:
     scheduler_impl(asio::io_context& ctx, asio::thread_pool& tp, store::store& st, scheduler_options o)
-        : io(ctx), blocking(tp), store(st), options(std::move(o)), reaper(ctx) {}
+        : io(ctx), blocking(tp), store(st), options(std::move(o)), reaper(ctx), flusher(ctx) {}
 
     result<void> load_registry();
     static asio::awaitable<invoke_result> invoke(std::shared_ptr<scheduler_impl> self, invoke_request req);
@@ -156,6 +156,8 @@ public:
     int active = 0;
     bool stopped = false;
     asio::steady_timer reaper;
+    asio::steady_timer flusher;
+    void schedule_flush();
 };
 
 // ---- worker -----------------------------------------------------------------------------------
@@ -176,6 +178,9 @@ public:
     bool waiting_for_work() const { return state_ == state::idle && static_cast<bool>(waiter_); }
     steady::time_point idle_since() const { return idle_since_; }
     const std::shared_ptr<pool>& owner() const { return pool_; }
+    void flush_log() {
+        if (log_) log_->flush();
+    }
 
     // Runtime API (called by the endpoint).
     static asio::awaitable<http::response> on_next(std::shared_ptr<worker> self);
@@ -673,8 +678,6 @@ http::response worker::on_result(const std::string& id, http::request& req, bool
         std::string type(req["Lambda-Runtime-Function-Error-Type"]);
         if (res.body.empty()) res.body = function_error_body(type.empty() ? "Runtime.Unknown" : type, "");
         suffix = fmt::format("Status: error\tError Type: {}\t", type.empty() ? "Runtime.Unknown" : type);
-    } else if (auto ct = req[bhttp::field::content_type]; !ct.empty()) {
-        res.content_type = std::string(ct);
     }
     complete(std::move(res), is_error ? "" : "");
     if (pool_->retired) {
@@ -887,11 +890,13 @@ void scheduler_impl::submit(const std::shared_ptr<pool>& p, const std::shared_pt
 
 void scheduler_impl::rebalance(const std::shared_ptr<pool>& p) {
     if (stopped) return;
-    std::size_t starting = 0;
+    // Workers that are starting, or that just answered and are on their way back to /next, will take
+    // queued invocations soon: start new workers only for the rest.
+    std::size_t coming = 0;
     for (auto& w : p->workers) {
-        if (w->current_state() == worker::state::starting) ++starting;
+        if (w->current_state() == worker::state::starting || w->current_state() == worker::state::responded) ++coming;
     }
-    while (starting < p->queue.size()) {
+    while (coming < p->queue.size()) {
         auto w = std::make_shared<worker>(shared_from_this(), p);
         auto started = w->start();
         if (!started) {
@@ -904,7 +909,7 @@ void scheduler_impl::rebalance(const std::shared_ptr<pool>& p) {
             continue;
         }
         p->workers.push_back(std::move(w));
-        ++starting;
+        ++coming;
     }
 }
 
@@ -977,6 +982,19 @@ void scheduler_impl::schedule_reaper() {
     });
 }
 
+void scheduler_impl::schedule_flush() {
+    // Function logs are buffered in memory on the warm path and written out once a second.
+    flusher.expires_after(std::chrono::seconds(1));
+    flusher.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+        auto self = weak.lock();
+        if (ec || !self || self->stopped) return;
+        for (auto& [key, p] : self->pools) {
+            for (auto& w : p->workers) w->flush_log();
+        }
+        self->schedule_flush();
+    });
+}
+
 void scheduler_impl::reap() {
     const auto now = steady::now();
     for (auto& [key, p] : pools) {
@@ -993,6 +1011,7 @@ void scheduler_impl::stop() {
     if (stopped) return;
     stopped = true;
     reaper.cancel();
+    flusher.cancel();
     for (auto& [key, p] : pools) {
         for (auto& inv : p->queue) {
             invoke_result res;
@@ -1015,6 +1034,7 @@ result<void> scheduler::start() {
     auto r = impl_->load_registry();
     if (!r) return r;
     impl_->schedule_reaper();
+    impl_->schedule_flush();
     return {};
 }
 

@@ -101,7 +101,7 @@ def test_tmp_is_writable_and_private(client, probe):
 
 def test_host_processes_are_not_visible_and_cannot_be_signalled(client, probe, server):
     err, body, _ = _invoke(client, probe, {"probe": "pids"})
-    assert body["pids"] == [1], body  # only the runtime itself, as PID 1 of its own namespace
+    assert body["pids"] == [1, 2], body  # the namespace's init and the runtime itself, nothing of the host
     err, body, _ = _invoke(client, probe, {"probe": "kill", "pid": server.proc.pid})
     assert body.get("error") == "ESRCH", body
     assert server.proc.poll() is None
