@@ -7,6 +7,8 @@
 #include "lambent/scheduler/scheduler.hpp"
 #include "lambent/store/store.hpp"
 
+#include <random>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <fmt/format.h>
@@ -102,14 +104,85 @@ lambda_api::lambda_api(asio::io_context& io, asio::thread_pool& pool, store::sto
     : io_(io), pool_(pool), store_(store), scheduler_(sched), options_(std::move(options)) {}
 
 void lambda_api::load() {
-    for (auto& f : store_.load_functions()) {
-        functions_.emplace(f.name, std::move(f));
+    auto rows = store_.load_catalog();
+    for (auto& f : rows.functions) {
+        const std::string name = f.name;
+        functions_[name].latest = std::move(f);
+    }
+    for (auto& v : rows.versions) {
+        auto it = functions_.find(v.name);
+        if (it == functions_.end()) continue;
+        const int n = std::stoi(v.version);
+        it->second.last_version = std::max(it->second.last_version, n);
+        it->second.versions.emplace(n, std::move(v));
+    }
+    for (auto& [fn, a] : rows.aliases) {
+        auto it = functions_.find(fn);
+        if (it != functions_.end()) it->second.aliases.emplace(a.name, std::move(a));
+    }
+    for (const auto& row : rows.settings) {
+        auto it = functions_.find(row.function);
+        if (it == functions_.end()) continue;
+        if (row.kind == "reserved_concurrency") {
+            it->second.reserved_concurrency = std::stoi(row.value);
+            scheduler_.set_reserved_concurrency(row.function, it->second.reserved_concurrency);
+        } else if (row.kind == "last_version") {
+            it->second.last_version = std::max(it->second.last_version, std::stoi(row.value));
+        }
     }
 }
 
-const model::function_record* lambda_api::find(const std::string& name) const {
+const lambda_api::function_entry* lambda_api::find(const std::string& name) const {
     auto it = functions_.find(name);
     return it == functions_.end() ? nullptr : &it->second;
+}
+
+result<lambda_api::resolved> lambda_api::resolve(const function_entry& e, const std::optional<std::string>& qualifier,
+                                                  bool invoking) const {
+    const std::string& name = e.latest.name;
+    resolved r;
+    if (!qualifier || *qualifier == "$LATEST") {
+        r.record = &e.latest;
+        r.arn = qualifier ? options_.account.function_arn(name, *qualifier) : options_.account.function_arn(name);
+        return r;
+    }
+    r.arn = options_.account.function_arn(name, *qualifier);
+    const bool numeric = std::all_of(qualifier->begin(), qualifier->end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+    if (numeric) {
+        auto it = e.versions.find(std::stoi(*qualifier));
+        if (it == e.versions.end()) {
+            return make_error(errc::resource_not_found, not_found_message(options_.account, name, qualifier));
+        }
+        r.record = &it->second;
+        return r;
+    }
+    auto a = e.aliases.find(*qualifier);
+    if (a == e.aliases.end()) {
+        return make_error(errc::resource_not_found, not_found_message(options_.account, name, qualifier));
+    }
+    std::string version = a->second.function_version;
+    if (invoking && !a->second.additional_weights.empty()) {
+        // Weighted routing: the additional version runs with its weight, the alias's version otherwise.
+        thread_local std::mt19937_64 rng{std::random_device{}()};
+        const auto& [extra, weight] = *a->second.additional_weights.begin();
+        if (std::uniform_real_distribution<double>(0.0, 1.0)(rng) < weight) version = extra;
+    }
+    if (version == "$LATEST") {
+        r.record = &e.latest;
+        return r;
+    }
+    auto it = e.versions.find(std::stoi(version));
+    if (it == e.versions.end()) {
+        return make_error(errc::resource_not_found, not_found_message(options_.account, name, version));
+    }
+    r.record = &it->second;
+    return r;
+}
+
+int lambda_api::unreserved_concurrency() const {
+    int reserved = 0;
+    for (const auto& [name, e] : functions_) reserved += e.reserved_concurrency.value_or(0);
+    return options_.concurrency_limit - reserved;
 }
 
 std::size_t lambda_api::body_limit(const http::request_header& header) {
@@ -198,6 +271,30 @@ asio::awaitable<http::response> lambda_api::dispatch(call c) {
             if (m == bhttp::verb::post) co_return co_await invoke(std::move(c), false);
             co_return wrong_method();
         }
+        if (s.size() == 4 && s[3] == "versions") {
+            if (m == bhttp::verb::post) co_return co_await publish_version(std::move(c));
+            if (m == bhttp::verb::get) co_return list_versions(c);
+            co_return wrong_method();
+        }
+        if (s.size() == 4 && s[3] == "aliases") {
+            if (m == bhttp::verb::post) co_return co_await alias_operation(std::move(c));
+            if (m == bhttp::verb::get) co_return list_aliases(c);
+            co_return wrong_method();
+        }
+        if (s.size() == 5 && s[3] == "aliases") {
+            if (m == bhttp::verb::get || m == bhttp::verb::put || m == bhttp::verb::delete_) {
+                co_return co_await alias_operation(std::move(c));
+            }
+            co_return wrong_method();
+        }
+    }
+    if (s.size() == 4 && (s[0] == "2017-10-31" || s[0] == "2019-09-30") && s[1] == "functions" && s[3] == "concurrency") {
+        // Put/Delete live under 2017-10-31, Get under 2019-09-30 (AWS's model).
+        if ((s[0] == "2017-10-31" && (m == bhttp::verb::put || m == bhttp::verb::delete_)) ||
+            (s[0] == "2019-09-30" && m == bhttp::verb::get)) {
+            co_return co_await concurrency_operation(std::move(c));
+        }
+        co_return wrong_method();
     }
     if (s.size() == 4 && s[0] == "2014-11-13" && s[1] == "functions" && s[3] == "invoke-async") {
         if (m == bhttp::verb::post) co_return co_await invoke(std::move(c), true);
@@ -240,7 +337,7 @@ asio::awaitable<result<model::function_record>> lambda_api::commit(model::functi
     };
     auto saved = co_await run_blocking(pool_, std::move(work));
     if (saved) {
-        functions_[saved->name] = *saved;
+        functions_[saved->name].latest = *saved;
     }
     co_return saved;
 }
@@ -267,10 +364,22 @@ asio::awaitable<http::response> lambda_api::create_function(call c) {
     rec.code_size = blob->size;
     rec.last_modified_ms = codec::now_ms().time_since_epoch().count();
     rec.revision_id = codec::uuid4();
-    auto saved = co_await commit(std::move(rec), "");
-    busy_.erase(name);
-    if (!saved) co_return error_response(saved.error(), c.request_id);
+    std::string no_revision;  // insert, not compare-and-swap (named: no temporaries across co_await on GCC 12)
+    auto saved = co_await commit(std::move(rec), no_revision);
+    if (!saved) {
+        busy_.erase(name);
+        co_return error_response(saved.error(), c.request_id);
+    }
     spdlog::info("api: function created name={} runtime={} code_size={}", name, saved->runtime, saved->code_size);
+    if (parsed->publish) {
+        std::string no_description;
+        auto version = co_await publish(name, no_description);
+        busy_.erase(name);
+        if (!version) co_return error_response(version.error(), c.request_id);
+        co_return json_response(status::created, model::to_wire(*version, options_.account, model::fc_view::create),
+                                c.request_id);
+    }
+    busy_.erase(name);
     co_return json_response(status::created, model::to_wire(*saved, options_.account, model::fc_view::create),
                             c.request_id);
 }
@@ -280,12 +389,20 @@ http::response lambda_api::get_function(const call& c, bool configuration_only) 
     if (!ref) return error_response(ref.error(), c.request_id);
     auto qualifier = model::merge_qualifier(*ref, c.target.param("Qualifier"));
     if (!qualifier) return error_response(qualifier.error(), c.request_id);
-    const auto* f = find(ref->name);
-    if (f == nullptr || (*qualifier && **qualifier != "$LATEST")) {
+    const auto* e = find(ref->name);
+    if (e == nullptr) {
         return error_response(make_error(errc::resource_not_found, not_found_message(options_.account, ref->name, *qualifier)),
                               c.request_id);
     }
+    auto target = resolve(*e, *qualifier, false);
+    if (!target) return error_response(target.error(), c.request_id);
+    const auto* f = target->record;
     json config = model::to_wire(*f, options_.account, model::fc_view::get);
+    if (*qualifier && **qualifier != "$LATEST" && f->version == "$LATEST") {
+        config["FunctionArn"] = target->arn;  // fetched through an alias: the alias's ARN
+    } else if (*qualifier && f->version != "$LATEST" && !std::all_of((*qualifier)->begin(), (*qualifier)->end(), ::isdigit)) {
+        config["FunctionArn"] = target->arn;
+    }
     if (configuration_only) {
         return json_response(status::ok, config, c.request_id);
     }
@@ -295,50 +412,189 @@ http::response lambda_api::get_function(const call& c, bool configuration_only) 
              {"Code",
               {{"RepositoryType", "S3"},
                {"Location", fmt::format("http://{}/_lambent/code/{}/{}.zip", host, f->name, f->code_sha256_hex)}}}};
-    if (!f->tags.empty()) {
-        out["Tags"] = f->tags;
+    if (!e->latest.tags.empty()) {
+        out["Tags"] = e->latest.tags;
+    }
+    if (e->reserved_concurrency) {
+        out["Concurrency"] = json{{"ReservedConcurrentExecutions", *e->reserved_concurrency}};
     }
     return json_response(status::ok, out, c.request_id);
 }
 
-http::response lambda_api::list_functions(const call& c) {
-    std::size_t max_items = 50;
-    if (auto m = c.target.param("MaxItems")) {
-        long long v = 0;
-        try {
-            v = std::stoll(*m);
-        } catch (const std::exception&) {
-            return error_response(make_error(errc::invalid_parameter_value, "MaxItems must be a number"), c.request_id);
-        }
-        if (v < 1 || v > 10000) {
-            model::violations viol;
-            viol.add(model::violations::quote(*m), "maxItems",
-                     v < 1 ? "Member must have value greater than or equal to 1"
-                           : "Member must have value less than or equal to 10000");
-            return error_response(viol.as_error(), c.request_id);
-        }
-        // AWS returns at most 50 functions per page whatever MaxItems says.
-        max_items = std::min<std::size_t>(static_cast<std::size_t>(v), 50);
+namespace {
+
+/// MaxItems of a list operation: 1..10000 (ValidationException otherwise), served in pages of at most `cap`.
+result<std::size_t> page_size(const http::target& t, std::size_t cap) {
+    auto m = t.param("MaxItems");
+    if (!m) return cap;
+    long long v = 0;
+    try {
+        v = std::stoll(*m);
+    } catch (const std::exception&) {
+        return make_error(errc::invalid_parameter_value, "MaxItems must be a number");
     }
-    auto it = functions_.begin();
-    if (auto marker = c.target.param("Marker"); marker && !marker->empty()) {
+    if (v < 1 || v > 10000) {
+        model::violations viol;
+        viol.add(model::violations::quote(*m), "maxItems",
+                 v < 1 ? "Member must have value greater than or equal to 1" : "Member must have value less than or equal to 10000");
+        return viol.as_error();
+    }
+    return std::min<std::size_t>(static_cast<std::size_t>(v), cap);
+}
+
+/// Pages through `items` (sorted by key) after the opaque Marker; writes `list_key` and NextMarker.
+http::response paged(const http::target& t, const std::vector<std::pair<std::string, json>>& items,
+                     const char* list_key, std::size_t cap, const std::string& request_id) {
+    auto size = page_size(t, cap);
+    if (!size) return error_response(size.error(), request_id);
+    std::size_t start = 0;
+    if (auto marker = t.param("Marker"); marker && !marker->empty()) {
         auto after = codec::base64_decode(*marker);
-        if (!after) {
-            return error_response(make_error(errc::invalid_parameter_value, "The Marker is not valid."), c.request_id);
+        if (!after) return error_response(make_error(errc::invalid_parameter_value, "The Marker is not valid."), request_id);
+        start = static_cast<std::size_t>(
+            std::upper_bound(items.begin(), items.end(), *after, [](const std::string& k, const auto& item) { return k < item.first; }) -
+            items.begin());
+    }
+    json page = json::array();
+    std::size_t i = start;
+    for (; i < items.size() && page.size() < *size; ++i) page.push_back(items[i].second);
+    json out{{list_key, page}};
+    if (i < items.size()) out["NextMarker"] = codec::base64_encode(items[i - 1].first);
+    return json_response(status::ok, out, request_id);
+}
+
+std::string version_key(const std::string& name, int version) { return fmt::format("{}\x01{:010d}", name, version); }
+
+}  // namespace
+
+http::response lambda_api::list_functions(const call& c) {
+    // ListFunctions returns $LATEST of each function; FunctionVersion=ALL adds every published version.
+    const bool all = c.target.param("FunctionVersion").value_or("") == "ALL";
+    if (auto fv = c.target.param("FunctionVersion"); fv && !all) {
+        model::violations v;
+        v.add(model::violations::quote(*fv), "functionVersion", "Member must satisfy enum value set: [ALL]");
+        return error_response(v.as_error(), c.request_id);
+    }
+    std::vector<std::pair<std::string, json>> items;
+    items.reserve(functions_.size());
+    for (const auto& [name, e] : functions_) {
+        items.emplace_back(version_key(name, 0), model::to_wire(e.latest, options_.account, model::fc_view::list));
+        if (all) {
+            for (const auto& [n, v] : e.versions) {
+                items.emplace_back(version_key(name, n), model::to_wire(v, options_.account, model::fc_view::list));
+            }
         }
-        it = functions_.upper_bound(*after);
     }
-    json items = json::array();
-    std::string last;
-    for (; it != functions_.end() && items.size() < max_items; ++it) {
-        items.push_back(model::to_wire(it->second, options_.account, model::fc_view::list));
-        last = it->first;
+    return paged(c.target, items, "Functions", 50, c.request_id);
+}
+
+http::response lambda_api::list_versions(const call& c) {
+    auto ref = model::parse_function_name(c.seg()[2], model::name_shape::namespaced, options_.account);
+    if (!ref) return error_response(ref.error(), c.request_id);
+    const auto* e = find(ref->name);
+    if (e == nullptr) {
+        return error_response(make_error(errc::resource_not_found, not_found_message(options_.account, ref->name, std::nullopt)),
+                              c.request_id);
     }
-    json out{{"Functions", items}};
-    if (it != functions_.end()) {
-        out["NextMarker"] = codec::base64_encode(last);
+    std::vector<std::pair<std::string, json>> items;
+    items.emplace_back(version_key("", 0), model::to_wire(e->latest, options_.account, model::fc_view::list));
+    for (const auto& [n, v] : e->versions) {
+        items.emplace_back(version_key("", n), model::to_wire(v, options_.account, model::fc_view::list));
     }
-    return json_response(status::ok, out, c.request_id);
+    return paged(c.target, items, "Versions", 50, c.request_id);
+}
+
+http::response lambda_api::list_aliases(const call& c) {
+    auto ref = model::parse_function_name(c.seg()[2], model::name_shape::namespaced, options_.account);
+    if (!ref) return error_response(ref.error(), c.request_id);
+    const auto* e = find(ref->name);
+    if (e == nullptr) {
+        return error_response(make_error(errc::resource_not_found, not_found_message(options_.account, ref->name, std::nullopt)),
+                              c.request_id);
+    }
+    const auto only = c.target.param("FunctionVersion");
+    std::vector<std::pair<std::string, json>> items;
+    for (const auto& [name, a] : e->aliases) {
+        if (only && a.function_version != *only) continue;
+        items.emplace_back(name, model::to_wire(a, ref->name, options_.account));
+    }
+    return paged(c.target, items, "Aliases", 50, c.request_id);
+}
+
+asio::awaitable<result<model::function_record>> lambda_api::publish(std::string name, std::string description) {
+    auto it = functions_.find(name);
+    if (it == functions_.end()) {
+        co_return make_error(errc::resource_not_found, not_found_message(options_.account, name, std::nullopt));
+    }
+    // Nothing changed since the last version: return it instead of publishing a copy (AWS behaviour).
+    if (!it->second.versions.empty() &&
+        model::same_publishable_state(it->second.versions.rbegin()->second, it->second.latest)) {
+        co_return it->second.versions.rbegin()->second;
+    }
+    model::function_record v = it->second.latest;
+    const int number = it->second.last_version + 1;
+    v.version = std::to_string(number);
+    v.revision_id = codec::uuid4();
+    v.last_modified_ms = codec::now_ms().time_since_epoch().count();
+    v.description = description.empty() ? it->second.latest.description : description;
+    v.tags.clear();
+    store::store* st = &store_;
+    auto work = [st, v, number]() -> result<void> {
+        if (auto r = st->insert_version(v); !r) return r;
+        return st->put_setting({v.name, "last_version", "", std::to_string(number)});
+    };
+    auto saved = co_await run_blocking(pool_, std::move(work));
+    if (!saved) co_return saved.error();
+    it = functions_.find(name);
+    if (it == functions_.end()) {
+        co_return make_error(errc::resource_not_found, not_found_message(options_.account, name, std::nullopt));
+    }
+    it->second.last_version = number;
+    it->second.versions[number] = v;
+    spdlog::info("api: version published name={} version={}", name, number);
+    co_return v;
+}
+
+asio::awaitable<http::response> lambda_api::publish_version(call c) {
+    auto ref = model::parse_function_name(c.seg()[2], model::name_shape::function_name, options_.account);
+    if (!ref) co_return error_response(ref.error(), c.request_id);
+    auto body = parse_body(c.req.body());
+    if (!body) co_return error_response(body.error(), c.request_id);
+    const auto* e = find(ref->name);
+    if (e == nullptr) {
+        co_return error_response(make_error(errc::resource_not_found, not_found_message(options_.account, ref->name, std::nullopt)),
+                                 c.request_id);
+    }
+    const std::string sha = body->is_object() ? body->value("CodeSha256", "") : "";
+    const std::string current_sha = model::code_sha256_b64(e->latest.code_sha256_hex);
+    if (!sha.empty() && sha != current_sha) {
+        co_return error_response(make_error(errc::invalid_parameter_value,
+                                            fmt::format("CodeSHA256 ({}) is different from current CodeSHA256 in $LATEST "
+                                                        "({}). Please try again with the CodeSHA256 in $LATEST.",
+                                                        sha, current_sha)),
+                                 c.request_id);
+    }
+    const std::string revision = body->is_object() ? body->value("RevisionId", "") : "";
+    if (!revision.empty() && revision != e->latest.revision_id) {
+        co_return error_response(make_error(errc::precondition_failed,
+                                            "The Revision Id provided does not match the latest Revision Id. Call the "
+                                            "GetFunction/GetAlias API to retrieve the latest Revision Id"),
+                                 c.request_id);
+    }
+    const std::string name = ref->name;
+    if (busy_.count(name) != 0) {
+        co_return error_response(make_error(errc::resource_conflict,
+                                            "The operation cannot be performed at this time. An update is in progress "
+                                            "for resource: " + options_.account.function_arn(name)),
+                                 c.request_id);
+    }
+    busy_.insert(name);
+    // GCC 12: no temporaries inside a co_await full-expression; name the argument first.
+    std::string description = body->is_object() ? body->value("Description", "") : "";
+    auto version = co_await publish(name, std::move(description));
+    busy_.erase(name);
+    if (!version) co_return error_response(version.error(), c.request_id);
+    co_return json_response(status::created, model::to_wire(*version, options_.account, model::fc_view::get), c.request_id);
 }
 
 asio::awaitable<http::response> lambda_api::update_code(call c) {
@@ -348,7 +604,8 @@ asio::awaitable<http::response> lambda_api::update_code(call c) {
     if (!body) co_return error_response(body.error(), c.request_id);
     auto update = model::decode_update_code(*body);
     if (!update) co_return error_response(update.error(), c.request_id);
-    const auto* f = find(ref->name);
+    const auto* entry = find(ref->name);
+    const model::function_record* f = entry == nullptr ? nullptr : &entry->latest;
     if (f == nullptr || (ref->qualifier && *ref->qualifier != "$LATEST")) {
         co_return error_response(make_error(errc::resource_not_found, not_found_message(options_.account, ref->name, ref->qualifier)),
                                  c.request_id);
@@ -374,7 +631,8 @@ asio::awaitable<http::response> lambda_api::update_code(call c) {
         busy_.erase(name);
         co_return error_response(blob.error(), c.request_id);
     }
-    f = find(name);
+    entry = find(name);
+    f = entry == nullptr ? nullptr : &entry->latest;
     if (f == nullptr) {
         busy_.erase(name);
         co_return error_response(make_error(errc::resource_not_found, not_found_message(options_.account, name, std::nullopt)),
@@ -394,10 +652,20 @@ asio::awaitable<http::response> lambda_api::update_code(call c) {
     next.last_modified_ms = codec::now_ms().time_since_epoch().count();
     next.revision_id = codec::uuid4();
     auto saved = co_await commit(std::move(next), expected);
-    busy_.erase(name);
-    if (!saved) co_return error_response(saved.error(), c.request_id);
-    scheduler_.retire(name);
+    if (!saved) {
+        busy_.erase(name);
+        co_return error_response(saved.error(), c.request_id);
+    }
+    scheduler_.retire(name, "$LATEST");
     spdlog::info("api: function code updated name={} code_size={}", name, saved->code_size);
+    if (update->publish) {
+        std::string no_description;
+        auto version = co_await publish(name, no_description);
+        busy_.erase(name);
+        if (!version) co_return error_response(version.error(), c.request_id);
+        co_return json_response(status::ok, model::to_wire(*version, options_.account, model::fc_view::update), c.request_id);
+    }
+    busy_.erase(name);
     co_return json_response(status::ok, model::to_wire(*saved, options_.account, model::fc_view::update), c.request_id);
 }
 
@@ -408,7 +676,8 @@ asio::awaitable<http::response> lambda_api::update_configuration(call c) {
     if (!body) co_return error_response(body.error(), c.request_id);
     auto update = model::decode_update_configuration(*body);
     if (!update) co_return error_response(update.error(), c.request_id);
-    const auto* f = find(ref->name);
+    const auto* entry = find(ref->name);
+    const model::function_record* f = entry == nullptr ? nullptr : &entry->latest;
     if (f == nullptr || (ref->qualifier && *ref->qualifier != "$LATEST")) {
         co_return error_response(make_error(errc::resource_not_found, not_found_message(options_.account, ref->name, ref->qualifier)),
                                  c.request_id);
@@ -435,7 +704,7 @@ asio::awaitable<http::response> lambda_api::update_configuration(call c) {
     auto saved = co_await commit(std::move(next), expected);
     busy_.erase(name);
     if (!saved) co_return error_response(saved.error(), c.request_id);
-    scheduler_.retire(name);
+    scheduler_.retire(name, "$LATEST");
     spdlog::info("api: function configuration updated name={}", name);
     co_return json_response(status::ok, model::to_wire(*saved, options_.account, model::fc_view::update), c.request_id);
 }
@@ -450,11 +719,39 @@ asio::awaitable<http::response> lambda_api::delete_function(call c) {
                                             "$LATEST version cannot be deleted without deleting the function."),
                                  c.request_id);
     }
-    if (find(ref->name) == nullptr || *qualifier) {
+    const auto* entry = find(ref->name);
+    if (entry == nullptr) {
         co_return error_response(make_error(errc::resource_not_found, not_found_message(options_.account, ref->name, *qualifier)),
                                  c.request_id);
     }
     const std::string name = ref->name;
+    if (*qualifier) {
+        // Deleting one published version (aliases cannot be deleted here, only versions).
+        const std::string version = **qualifier;
+        const bool numeric = std::all_of(version.begin(), version.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+        if (!numeric || entry->versions.count(std::stoi(version)) == 0) {
+            co_return error_response(make_error(errc::resource_not_found, not_found_message(options_.account, name, version)),
+                                     c.request_id);
+        }
+        std::vector<std::string> users;
+        for (const auto& [alias, a] : entry->aliases) {
+            if (a.function_version == version || a.additional_weights.count(version) != 0) users.push_back(alias);
+        }
+        if (!users.empty()) {
+            co_return error_response(make_error(errc::resource_conflict,
+                                                fmt::format("Unable to delete version because the following aliases "
+                                                            "reference it: [{}]",
+                                                            fmt::join(users, ", "))),
+                                     c.request_id);
+        }
+        store::store* st = &store_;
+        auto drop = [st, name, version]() { return st->delete_version(name, version); };
+        auto removed = co_await run_blocking(pool_, std::move(drop));
+        if (!removed) co_return error_response(removed.error(), c.request_id);
+        if (auto it = functions_.find(name); it != functions_.end()) it->second.versions.erase(std::stoi(version));
+        scheduler_.retire(name, version);
+        co_return empty_response(status::no_content, c.request_id);
+    }
     if (busy_.count(name) != 0) {
         co_return error_response(make_error(errc::resource_conflict,
                                             "The operation cannot be performed at this time. An update is in progress "
@@ -468,9 +765,178 @@ asio::awaitable<http::response> lambda_api::delete_function(call c) {
     busy_.erase(name);
     if (!removed) co_return error_response(removed.error(), c.request_id);
     functions_.erase(name);
-    scheduler_.retire(name);
+    scheduler_.retire(name, "");
+    scheduler_.set_reserved_concurrency(name, std::nullopt);
     spdlog::info("api: function deleted name={}", name);
     co_return empty_response(status::no_content, c.request_id);
+}
+
+// ---- aliases ----------------------------------------------------------------------------------
+
+asio::awaitable<http::response> lambda_api::alias_operation(call c) {
+    const bool create = c.seg().size() == 4;
+    const auto m = c.req.method();
+    auto ref = model::parse_function_name(c.seg()[2], model::name_shape::function_name, options_.account);
+    if (!ref) co_return error_response(ref.error(), c.request_id);
+    const auto* e = find(ref->name);
+    if (e == nullptr) {
+        co_return error_response(make_error(errc::resource_not_found, not_found_message(options_.account, ref->name, std::nullopt)),
+                                 c.request_id);
+    }
+    const std::string fn = ref->name;
+    std::string alias_name = create ? "" : c.seg()[4];
+    if (!create) {
+        if (auto ok = model::check_alias_name(alias_name); !ok) co_return error_response(ok.error(), c.request_id);
+    }
+    const auto missing = [&]() {
+        return error_response(make_error(errc::resource_not_found,
+                                         "Cannot find alias arn: " + options_.account.function_arn(fn, alias_name)),
+                              c.request_id);
+    };
+    if (m == bhttp::verb::get) {
+        auto it = e->aliases.find(alias_name);
+        if (it == e->aliases.end()) co_return missing();
+        co_return json_response(status::ok, model::to_wire(it->second, fn, options_.account), c.request_id);
+    }
+    if (m == bhttp::verb::delete_) {
+        if (e->aliases.count(alias_name) == 0) co_return empty_response(status::no_content, c.request_id);
+        store::store* st = &store_;
+        auto drop = [st, fn, alias_name]() { return st->delete_alias(fn, alias_name); };
+        auto removed = co_await run_blocking(pool_, std::move(drop));
+        if (!removed) co_return error_response(removed.error(), c.request_id);
+        if (auto it = functions_.find(fn); it != functions_.end()) it->second.aliases.erase(alias_name);
+        co_return empty_response(status::no_content, c.request_id);
+    }
+    auto body = parse_body(c.req.body());
+    if (!body) co_return error_response(body.error(), c.request_id);
+    auto request = model::decode_alias_request(*body, create);
+    if (!request) co_return error_response(request.error(), c.request_id);
+    model::alias_record next;
+    std::string expected;
+    if (create) {
+        alias_name = *request->name;
+        if (e->aliases.count(alias_name) != 0) {
+            co_return error_response(make_error(errc::resource_conflict,
+                                                "Alias already exists: " + options_.account.function_arn(fn, alias_name)),
+                                     c.request_id);
+        }
+        next.name = alias_name;
+    } else {
+        auto it = e->aliases.find(alias_name);
+        if (it == e->aliases.end()) co_return missing();
+        if (request->revision_id && *request->revision_id != it->second.revision_id) {
+            co_return error_response(make_error(errc::precondition_failed,
+                                                "The Revision Id provided does not match the latest Revision Id. Call the "
+                                                "GetFunction/GetAlias API to retrieve the latest Revision Id"),
+                                     c.request_id);
+        }
+        next = it->second;
+        expected = it->second.revision_id;
+    }
+    if (request->function_version) next.function_version = *request->function_version;
+    if (request->description) next.description = *request->description;
+    if (request->weights) next.additional_weights = *request->weights;
+    // Every version the alias routes to must exist; weighted routing needs published versions.
+    auto exists = [e](const std::string& v) { return v == "$LATEST" || e->versions.count(std::stoi(v)) != 0; };
+    if (!exists(next.function_version)) {
+        co_return error_response(make_error(errc::resource_not_found,
+                                            not_found_message(options_.account, fn, next.function_version)),
+                                 c.request_id);
+    }
+    for (const auto& [version, weight] : next.additional_weights) {
+        if (next.function_version == "$LATEST") {
+            co_return error_response(make_error(errc::invalid_parameter_value,
+                                                "$LATEST is not supported for an alias pointing to more than 1 version"),
+                                     c.request_id);
+        }
+        if (!exists(version)) {
+            co_return error_response(make_error(errc::resource_not_found, not_found_message(options_.account, fn, version)),
+                                     c.request_id);
+        }
+        if (version == next.function_version) {
+            co_return error_response(make_error(errc::invalid_parameter_value,
+                                                "Invalid function version " + version +
+                                                    ". Function version " + version + " is already included in routing configuration."),
+                                     c.request_id);
+        }
+    }
+    next.revision_id = codec::uuid4();
+    store::store* st = &store_;
+    auto save = [st, fn, next, expected]() { return st->put_alias(fn, next, expected); };
+    auto saved = co_await run_blocking(pool_, std::move(save));
+    if (!saved) {
+        auto err = saved.error();
+        if (err.code == errc::resource_conflict) err.message = "Alias already exists: " + options_.account.function_arn(fn, alias_name);
+        co_return error_response(err, c.request_id);
+    }
+    if (auto it = functions_.find(fn); it != functions_.end()) it->second.aliases[next.name] = next;
+    co_return json_response(create ? status::created : status::ok, model::to_wire(next, fn, options_.account), c.request_id);
+}
+
+// ---- concurrency ------------------------------------------------------------------------------
+
+asio::awaitable<http::response> lambda_api::concurrency_operation(call c) {
+    auto ref = model::parse_function_name(c.seg()[2], model::name_shape::function_name, options_.account);
+    if (!ref) co_return error_response(ref.error(), c.request_id);
+    const auto* e = find(ref->name);
+    if (e == nullptr) {
+        co_return error_response(make_error(errc::resource_not_found, not_found_message(options_.account, ref->name, std::nullopt)),
+                                 c.request_id);
+    }
+    const std::string fn = ref->name;
+    const auto m = c.req.method();
+    if (m == bhttp::verb::get) {
+        json out = json::object();
+        if (e->reserved_concurrency) out["ReservedConcurrentExecutions"] = *e->reserved_concurrency;
+        co_return json_response(status::ok, out, c.request_id);
+    }
+    store::store* st = &store_;
+    if (m == bhttp::verb::delete_) {
+        auto drop = [st, fn]() { return st->delete_setting(fn, "reserved_concurrency", ""); };
+        auto removed = co_await run_blocking(pool_, std::move(drop));
+        if (!removed) co_return error_response(removed.error(), c.request_id);
+        if (auto it = functions_.find(fn); it != functions_.end()) it->second.reserved_concurrency.reset();
+        scheduler_.set_reserved_concurrency(fn, std::nullopt);
+        co_return empty_response(status::no_content, c.request_id);
+    }
+    auto body = parse_body(c.req.body());
+    if (!body) co_return error_response(body.error(), c.request_id);
+    auto value = body->is_object() ? body->find("ReservedConcurrentExecutions") : body->end();
+    if (!body->is_object() || value == body->end() || value->is_null()) {
+        model::violations v;
+        v.add("null", "reservedConcurrentExecutions", "Member must not be null");
+        co_return error_response(v.as_error(), c.request_id);
+    }
+    if (!value->is_number_integer()) {
+        co_return error_response(make_error(errc::invalid_request_content,
+                                            "Could not parse request body into json: ReservedConcurrentExecutions must be an integer"),
+                                 c.request_id);
+    }
+    const long long reserved = value->get<long long>();
+    if (reserved < 0) {
+        model::violations v;
+        v.add(model::violations::quote(std::to_string(reserved)), "reservedConcurrentExecutions",
+              "Member must have value greater than or equal to 0");
+        co_return error_response(v.as_error(), c.request_id);
+    }
+    // AWS keeps at least 100 of 1000 unreserved: a tenth of the account limit here, at most 100.
+    const int minimum_unreserved = std::min(100, options_.concurrency_limit / 10);
+    const int unreserved_after = unreserved_concurrency() + e->reserved_concurrency.value_or(0) - static_cast<int>(reserved);
+    if (unreserved_after < minimum_unreserved) {
+        co_return error_response(make_error(errc::invalid_parameter_value,
+                                            fmt::format("Specified ReservedConcurrentExecutions for function decreases "
+                                                        "account's UnreservedConcurrentExecution below its minimum value "
+                                                        "of [{}].",
+                                                        minimum_unreserved)),
+                                 c.request_id);
+    }
+    const int n = static_cast<int>(reserved);
+    auto save = [st, fn, n]() { return st->put_setting({fn, "reserved_concurrency", "", std::to_string(n)}); };
+    auto saved = co_await run_blocking(pool_, std::move(save));
+    if (!saved) co_return error_response(saved.error(), c.request_id);
+    if (auto it = functions_.find(fn); it != functions_.end()) it->second.reserved_concurrency = n;
+    scheduler_.set_reserved_concurrency(fn, n);
+    co_return json_response(status::ok, json{{"ReservedConcurrentExecutions", n}}, c.request_id);
 }
 
 // ---- tags -------------------------------------------------------------------------------------
@@ -484,12 +950,12 @@ asio::awaitable<http::response> lambda_api::tag_resource(call c, bool remove) {
               "Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*):lambda:[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:function:[a-zA-Z0-9-_]+(:(\\$LATEST|[a-zA-Z0-9-_]+))?");
         co_return error_response(ref ? v.as_error() : ref.error(), c.request_id);
     }
-    const auto* f = find(ref->name);
-    if (f == nullptr) {
+    const auto* e = find(ref->name);
+    if (e == nullptr) {
         co_return error_response(make_error(errc::resource_not_found, not_found_message(options_.account, ref->name, ref->qualifier)),
                                  c.request_id);
     }
-    model::function_record next = *f;
+    model::function_record next = e->latest;
     if (remove) {
         auto range = c.target.query.equal_range("tagKeys");
         if (range.first == range.second) {
@@ -529,33 +995,43 @@ asio::awaitable<http::response> lambda_api::tag_resource(call c, bool remove) {
 http::response lambda_api::list_tags(const call& c) {
     auto ref = model::parse_function_name(c.seg()[2], model::name_shape::namespaced, options_.account);
     if (!ref) return error_response(ref.error(), c.request_id);
-    const auto* f = find(ref->name);
-    if (f == nullptr) {
+    const auto* e = find(ref->name);
+    if (e == nullptr) {
         return error_response(make_error(errc::resource_not_found, not_found_message(options_.account, ref->name, ref->qualifier)),
                               c.request_id);
     }
-    return json_response(status::ok, json{{"Tags", f->tags}}, c.request_id);
+    return json_response(status::ok, json{{"Tags", e->latest.tags}}, c.request_id);
 }
 
 // ---- account, code ----------------------------------------------------------------------------
 
 http::response lambda_api::account_settings(const call& c) {
     std::int64_t total = 0;
-    for (const auto& [name, f] : functions_) total += f.code_size;
+    for (const auto& [name, e] : functions_) {
+        total += e.latest.code_size;
+        for (const auto& [n, v] : e.versions) total += v.code_size;
+    }
     json out{{"AccountLimit",
               {{"TotalCodeSize", 80530636800LL},
                {"CodeSizeUnzipped", 262144000},
                {"CodeSizeZipped", 52428800},
                {"ConcurrentExecutions", options_.concurrency_limit},
-               {"UnreservedConcurrentExecutions", options_.concurrency_limit}}},
+               {"UnreservedConcurrentExecutions", unreserved_concurrency()}}},
              {"AccountUsage", {{"TotalCodeSize", total}, {"FunctionCount", functions_.size()}}}};
     return json_response(status::ok, out, c.request_id);
 }
 
 http::response lambda_api::download_code(const call& c) {
-    const auto* f = find(c.seg()[2]);
+    const auto* e = find(c.seg()[2]);
     const std::string want = c.seg()[3];
-    if (f == nullptr || want != f->code_sha256_hex + ".zip") {
+    const model::function_record* f = nullptr;
+    if (e != nullptr) {
+        if (want == e->latest.code_sha256_hex + ".zip") f = &e->latest;
+        for (const auto& [n, v] : e->versions) {
+            if (want == v.code_sha256_hex + ".zip") f = &v;
+        }
+    }
+    if (f == nullptr) {
         return error_response(make_error(errc::resource_not_found, "The requested code package does not exist."),
                               c.request_id);
     }
@@ -577,11 +1053,14 @@ asio::awaitable<http::response> lambda_api::invoke(call c, bool legacy_async) {
     if (!ref) co_return error_response(ref.error(), c.request_id);
     auto qualifier = model::merge_qualifier(*ref, c.target.param("Qualifier"));
     if (!qualifier) co_return error_response(qualifier.error(), c.request_id);
-    const auto* f = find(ref->name);
-    if (f == nullptr || (*qualifier && **qualifier != "$LATEST")) {
+    const auto* entry = find(ref->name);
+    if (entry == nullptr) {
         co_return error_response(make_error(errc::resource_not_found, not_found_message(options_.account, ref->name, *qualifier)),
                                  c.request_id);
     }
+    auto target = resolve(*entry, *qualifier, true);
+    if (!target) co_return error_response(target.error(), c.request_id);
+    const model::function_record* f = target->record;
     std::string type = legacy_async ? "Event" : std::string(c.req["X-Amz-Invocation-Type"]);
     if (type.empty()) type = "RequestResponse";
     std::string log_type(c.req["X-Amz-Log-Type"]);
@@ -626,9 +1105,7 @@ asio::awaitable<http::response> lambda_api::invoke(call c, bool legacy_async) {
 
     scheduler::invoke_request req;
     req.function = *f;
-    req.invoked_arn = c.seg()[2].rfind("arn:", 0) == 0 || *qualifier
-                          ? (*qualifier ? options_.account.function_arn(f->name, **qualifier) : options_.account.function_arn(f->name))
-                          : options_.account.function_arn(f->name);
+    req.invoked_arn = target->arn;
     req.payload = std::move(payload);
     req.request_id = c.request_id;
     req.client_context = std::move(client_context);

@@ -142,7 +142,9 @@ int serve(const config& cfg) {
     api->load();
     {
         std::set<std::string> referenced;
-        for (const auto& f : st.load_functions()) referenced.insert(f.code_sha256_hex);
+        const auto rows = st.load_catalog();
+        for (const auto& f : rows.functions) referenced.insert(f.code_sha256_hex);
+        for (const auto& v : rows.versions) referenced.insert(v.code_sha256_hex);
         st.collect_garbage(referenced);
     }
 

@@ -127,7 +127,7 @@ public:
         res.failure = std::move(e);
         finish(inv, std::move(res));
     }
-    void retire(const std::string& name);
+    void retire(const std::string& name, const std::string& version);
     void stop();
     void schedule_reaper();
     void reap();
@@ -153,7 +153,11 @@ public:
     std::map<std::string, runtime_spec> runtimes;
     std::map<std::string, std::shared_ptr<pool>> pools;
     std::vector<bool> uid_slots;  // each sandboxed worker runs as its own uid: uid_base + slot
-    int active = 0;
+    int active = 0;                               // all invocations in flight
+    int unreserved_active = 0;                    // those of functions without reserved concurrency
+    std::map<std::string, int> function_active;   // per function (all versions)
+    std::map<std::string, int> reserved;          // reserved concurrency per function
+    int reserved_total = 0;
     bool stopped = false;
     asio::steady_timer reaper;
     asio::steady_timer flusher;
@@ -836,14 +840,26 @@ asio::awaitable<invoke_result> scheduler_impl::invoke(std::shared_ptr<scheduler_
         throttled.failure = make_error(errc::service, "The server is shutting down.");
         co_return throttled;
     }
-    if (self->active >= self->options.concurrency_limit) {
+    // Concurrency: a function with reserved concurrency R runs at most R at once; the others share what is
+    // left of the account limit (contract §9.1).
+    const std::string fn = req.function.name;
+    auto full = [&self, &fn]() -> const char* {
+        auto r = self->reserved.find(fn);
+        if (r != self->reserved.end()) {
+            return self->function_active[fn] >= r->second ? "ReservedFunctionConcurrentInvocationLimitExceeded" : nullptr;
+        }
+        return self->unreserved_active >= self->options.concurrency_limit - self->reserved_total
+                   ? "ConcurrentInvocationLimitExceeded"
+                   : nullptr;
+    };
+    if (const char* reason = full()) {
         if (!req.asynchronous) {
-            throttled.failure = error{errc::too_many_requests, "Rate Exceeded.", "ConcurrentInvocationLimitExceeded"};
+            throttled.failure = error{errc::too_many_requests, "Rate Exceeded.", reason};
             co_return throttled;
         }
         // Asynchronous events wait for a free slot instead of being rejected.
         asio::steady_timer wait(self->io);
-        while (self->active >= self->options.concurrency_limit && !self->stopped) {
+        while (full() != nullptr && !self->stopped) {
             wait.expires_after(std::chrono::milliseconds(20));
             co_await wait.async_wait(tuple_awaitable);
         }
@@ -866,7 +882,10 @@ asio::awaitable<invoke_result> scheduler_impl::invoke(std::shared_ptr<scheduler_
     auto the_pool = p;
     auto inv = std::make_shared<invocation>();
     inv->req = std::move(req);
+    const bool counted_unreserved = self->reserved.count(fn) == 0;
     ++self->active;
+    ++self->function_active[fn];
+    if (counted_unreserved) ++self->unreserved_active;
     auto enqueue = [self, the_pool, inv](auto handler) {
         inv->handler = completion<invoke_result>(std::move(handler));
         self->submit(the_pool, inv);
@@ -874,6 +893,8 @@ asio::awaitable<invoke_result> scheduler_impl::invoke(std::shared_ptr<scheduler_
     invoke_result res = co_await asio::async_initiate<const asio::use_awaitable_t<>, void(invoke_result)>(
         std::move(enqueue), asio::use_awaitable);
     --self->active;
+    if (counted_unreserved) --self->unreserved_active;
+    if (--self->function_active[fn] <= 0) self->function_active.erase(fn);
     co_return res;
 }
 
@@ -956,9 +977,9 @@ void scheduler_impl::worker_gone(const std::shared_ptr<worker>& w) {
     }
 }
 
-void scheduler_impl::retire(const std::string& name) {
+void scheduler_impl::retire(const std::string& name, const std::string& version) {
     for (auto it = pools.begin(); it != pools.end();) {
-        if (it->second->function.name != name) {
+        if (it->second->function.name != name || (!version.empty() && it->second->function.version != version)) {
             ++it;
             continue;
         }
@@ -1042,7 +1063,21 @@ asio::awaitable<invoke_result> scheduler::invoke(invoke_request req) {
     return scheduler_impl::invoke(impl_, std::move(req));
 }
 
-void scheduler::retire(const std::string& function_name) { impl_->retire(function_name); }
+void scheduler::retire(const std::string& function_name, const std::string& version) {
+    impl_->retire(function_name, version);
+}
+
+void scheduler::set_reserved_concurrency(const std::string& function_name, std::optional<int> reserved) {
+    auto& r = impl_->reserved;
+    if (auto it = r.find(function_name); it != r.end()) {
+        impl_->reserved_total -= it->second;
+        r.erase(it);
+    }
+    if (reserved) {
+        r[function_name] = *reserved;
+        impl_->reserved_total += *reserved;
+    }
+}
 void scheduler::stop() { impl_->stop(); }
 
 scheduler::stats scheduler::current_stats() const {

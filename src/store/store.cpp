@@ -116,7 +116,16 @@ result<std::unique_ptr<store>> store::open(const fs::path& data_dir) {
                             "CREATE TABLE IF NOT EXISTS functions ("
                             "  name TEXT PRIMARY KEY,"
                             "  revision_id TEXT NOT NULL,"
-                            "  record TEXT NOT NULL)"}) {
+                            "  record TEXT NOT NULL)",
+                            "CREATE TABLE IF NOT EXISTS versions ("
+                            "  name TEXT NOT NULL, version INTEGER NOT NULL, record TEXT NOT NULL,"
+                            "  PRIMARY KEY (name, version))",
+                            "CREATE TABLE IF NOT EXISTS aliases ("
+                            "  name TEXT NOT NULL, alias TEXT NOT NULL, revision_id TEXT NOT NULL, record TEXT NOT NULL,"
+                            "  PRIMARY KEY (name, alias))",
+                            "CREATE TABLE IF NOT EXISTS settings ("
+                            "  name TEXT NOT NULL, kind TEXT NOT NULL, qualifier TEXT NOT NULL, value TEXT NOT NULL,"
+                            "  PRIMARY KEY (name, kind, qualifier))"}) {
         if (auto r = s->exec(sql); !r) {
             return r.error();
         }
@@ -239,11 +248,133 @@ result<void> store::replace_function(const model::function_record& f, const std:
 
 result<void> store::delete_function(const std::string& name) {
     std::lock_guard lock(mutex_);
-    stmt q(db_, "DELETE FROM functions WHERE name = ?1");
-    q.bind(1, name);
-    if (sqlite3_step(q.s) != SQLITE_DONE) {
-        return db_error(db_, "delete function");
+    if (auto r = exec("BEGIN IMMEDIATE"); !r) return r;
+    for (const char* sql : {"DELETE FROM functions WHERE name = ?1", "DELETE FROM versions WHERE name = ?1",
+                            "DELETE FROM aliases WHERE name = ?1", "DELETE FROM settings WHERE name = ?1"}) {
+        stmt q(db_, sql);
+        q.bind(1, name);
+        if (sqlite3_step(q.s) != SQLITE_DONE) {
+            auto e = db_error(db_, "delete function");
+            (void)exec("ROLLBACK");
+            return e;
+        }
     }
+    return exec("COMMIT");
+}
+
+catalog_rows store::load_catalog() {
+    catalog_rows rows;
+    rows.functions = load_functions();
+    std::lock_guard lock(mutex_);
+    auto parse = [](sqlite3_stmt* s, int col) {
+        return nlohmann::json::parse(reinterpret_cast<const char*>(sqlite3_column_text(s, col)), nullptr, false);
+    };
+    {
+        stmt q(db_, "SELECT record FROM versions ORDER BY name, version");
+        while (sqlite3_step(q.s) == SQLITE_ROW) {
+            auto j = parse(q.s, 0);
+            if (!j.is_discarded()) rows.versions.push_back(model::from_storage(j));
+        }
+    }
+    {
+        stmt q(db_, "SELECT name, record FROM aliases ORDER BY name, alias");
+        while (sqlite3_step(q.s) == SQLITE_ROW) {
+            auto j = parse(q.s, 1);
+            if (!j.is_discarded()) {
+                rows.aliases.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(q.s, 0)),
+                                          model::alias_from_storage(j));
+            }
+        }
+    }
+    {
+        stmt q(db_, "SELECT name, kind, qualifier, value FROM settings");
+        while (sqlite3_step(q.s) == SQLITE_ROW) {
+            auto col = [&q](int i) { return std::string(reinterpret_cast<const char*>(sqlite3_column_text(q.s, i))); };
+            rows.settings.push_back({col(0), col(1), col(2), col(3)});
+        }
+    }
+    return rows;
+}
+
+result<void> store::insert_version(const model::function_record& v) {
+    std::lock_guard lock(mutex_);
+    stmt q(db_, "INSERT INTO versions (name, version, record) VALUES (?1, ?2, ?3)");
+    q.bind(1, v.name);
+    sqlite3_bind_int64(q.s, 2, std::stoll(v.version));
+    q.bind(3, model::to_storage(v).dump());
+    const int rc = sqlite3_step(q.s);
+    if (rc == SQLITE_CONSTRAINT) return make_error(errc::resource_conflict, "Version already exists");
+    if (rc != SQLITE_DONE) return db_error(db_, "insert version");
+    return {};
+}
+
+result<void> store::delete_version(const std::string& function, const std::string& version) {
+    std::lock_guard lock(mutex_);
+    stmt q(db_, "DELETE FROM versions WHERE name = ?1 AND version = ?2");
+    q.bind(1, function);
+    sqlite3_bind_int64(q.s, 2, std::stoll(version));
+    if (sqlite3_step(q.s) != SQLITE_DONE) return db_error(db_, "delete version");
+    return {};
+}
+
+result<void> store::put_alias(const std::string& function, const model::alias_record& a,
+                              const std::string& expected_revision) {
+    std::lock_guard lock(mutex_);
+    const std::string text = model::to_storage(a).dump();
+    if (expected_revision.empty()) {
+        stmt q(db_, "INSERT INTO aliases (name, alias, revision_id, record) VALUES (?1, ?2, ?3, ?4)");
+        q.bind(1, function);
+        q.bind(2, a.name);
+        q.bind(3, a.revision_id);
+        q.bind(4, text);
+        const int rc = sqlite3_step(q.s);
+        if (rc == SQLITE_CONSTRAINT) return make_error(errc::resource_conflict, "Alias already exists");
+        if (rc != SQLITE_DONE) return db_error(db_, "insert alias");
+        return {};
+    }
+    stmt q(db_, "UPDATE aliases SET revision_id = ?3, record = ?4 WHERE name = ?1 AND alias = ?2 AND revision_id = ?5");
+    q.bind(1, function);
+    q.bind(2, a.name);
+    q.bind(3, a.revision_id);
+    q.bind(4, text);
+    q.bind(5, expected_revision);
+    if (sqlite3_step(q.s) != SQLITE_DONE) return db_error(db_, "update alias");
+    if (sqlite3_changes(db_) != 1) {
+        return make_error(errc::precondition_failed,
+                          "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias "
+                          "API to retrieve the latest Revision Id");
+    }
+    return {};
+}
+
+result<void> store::delete_alias(const std::string& function, const std::string& alias) {
+    std::lock_guard lock(mutex_);
+    stmt q(db_, "DELETE FROM aliases WHERE name = ?1 AND alias = ?2");
+    q.bind(1, function);
+    q.bind(2, alias);
+    if (sqlite3_step(q.s) != SQLITE_DONE) return db_error(db_, "delete alias");
+    return {};
+}
+
+result<void> store::put_setting(const setting_row& row) {
+    std::lock_guard lock(mutex_);
+    stmt q(db_, "INSERT INTO settings (name, kind, qualifier, value) VALUES (?1, ?2, ?3, ?4) "
+                "ON CONFLICT (name, kind, qualifier) DO UPDATE SET value = excluded.value");
+    q.bind(1, row.function);
+    q.bind(2, row.kind);
+    q.bind(3, row.qualifier);
+    q.bind(4, row.value);
+    if (sqlite3_step(q.s) != SQLITE_DONE) return db_error(db_, "put setting");
+    return {};
+}
+
+result<void> store::delete_setting(const std::string& function, const std::string& kind, const std::string& qualifier) {
+    std::lock_guard lock(mutex_);
+    stmt q(db_, "DELETE FROM settings WHERE name = ?1 AND kind = ?2 AND qualifier = ?3");
+    q.bind(1, function);
+    q.bind(2, kind);
+    q.bind(3, qualifier);
+    if (sqlite3_step(q.s) != SQLITE_DONE) return db_error(db_, "delete setting");
     return {};
 }
 

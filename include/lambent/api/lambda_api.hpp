@@ -4,6 +4,7 @@
 /// pool) and only then becomes visible.
 
 #include "lambent/http/server.hpp"
+#include "lambent/model/alias.hpp"
 #include "lambent/model/function.hpp"
 #include "lambent/scheduler/invocation.hpp"
 
@@ -41,8 +42,21 @@ public:
     http::response too_large(const http::request_header& header, std::size_t limit) override;
     http::asio::awaitable<http::response> handle(http::request req) override;
 
-    /// Current record of a function, if it exists (io thread only).
-    const model::function_record* find(const std::string& name) const;
+    /// Everything the catalogue knows about one function (io thread only).
+    struct function_entry {
+        model::function_record latest;
+        std::map<int, model::function_record> versions;
+        std::map<std::string, model::alias_record> aliases;
+        std::optional<int> reserved_concurrency;
+        int last_version = 0;  // version numbers are never reused, even after a delete
+    };
+    const function_entry* find(const std::string& name) const;
+
+    /// A qualifier resolved to the version that runs.
+    struct resolved {
+        const model::function_record* record = nullptr;
+        std::string arn;  // the ARN as called (qualified when a qualifier was given)
+    };
 
 private:
     struct call;
@@ -58,6 +72,18 @@ private:
     http::response list_tags(const call& c);
     http::response account_settings(const call& c);
     http::response download_code(const call& c);
+    http::asio::awaitable<http::response> publish_version(call c);
+    http::response list_versions(const call& c);
+    http::asio::awaitable<http::response> alias_operation(call c);
+    http::response list_aliases(const call& c);
+    http::asio::awaitable<http::response> concurrency_operation(call c);
+
+    /// Resolves `qualifier` ($LATEST, a version number, an alias; none = $LATEST) for reading or invoking.
+    /// Invoking picks a version by the alias's routing weights.
+    result<resolved> resolve(const function_entry& e, const std::optional<std::string>& qualifier, bool invoking) const;
+    /// Publishes $LATEST as a new version (or returns the last one when nothing changed since).
+    http::asio::awaitable<result<model::function_record>> publish(std::string name, std::string description);
+    int unreserved_concurrency() const;
 
     /// Persists `next` (compare-and-swap on `expected_revision`) and publishes it to the catalogue.
     http::asio::awaitable<result<model::function_record>> commit(model::function_record next, std::string expected_revision);
@@ -67,7 +93,7 @@ private:
     store::store& store_;
     scheduler::scheduler& scheduler_;
     api_options options_;
-    std::map<std::string, model::function_record> functions_;
+    std::map<std::string, function_entry> functions_;
     std::set<std::string> busy_;  // functions with a create/update/delete in flight
 };
 

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace lambent::store {
@@ -62,9 +63,12 @@ public:
     /// could not run (throttled, server-side error).
     boost::asio::awaitable<invoke_result> invoke(invoke_request req);
 
-    /// The function changed or was deleted: idle workers are stopped now, busy ones after their
-    /// current invocation; new invocations start fresh workers.
-    void retire(const std::string& function_name);
+    /// A function version changed or was deleted: its idle workers are stopped now, busy ones after their
+    /// current invocation; new invocations start fresh workers. `version` "" retires every version.
+    void retire(const std::string& function_name, const std::string& version);
+
+    /// Reserved concurrency of a function (all its versions together); nullopt: it shares the unreserved pool.
+    void set_reserved_concurrency(const std::string& function_name, std::optional<int> reserved);
 
     /// Kills every worker and fails everything pending (shutdown).
     void stop();

@@ -6,6 +6,7 @@
 /// Thread-safe: every method may be called from the blocking-work pool; SQLite access is serialised.
 
 #include "lambent/common/error.hpp"
+#include "lambent/model/alias.hpp"
 #include "lambent/model/function.hpp"
 #include "lambent/store/zip_intake.hpp"
 
@@ -27,6 +28,22 @@ struct code_blob {
     std::uint64_t unzipped_bytes = 0;
 };
 
+/// A per-function setting row (reserved concurrency, event-invoke configs, counters…), value as JSON text.
+struct setting_row {
+    std::string function;
+    std::string kind;
+    std::string qualifier;
+    std::string value;
+};
+
+/// Everything the API's catalogue is built from at start.
+struct catalog_rows {
+    std::vector<model::function_record> functions;  // $LATEST
+    std::vector<model::function_record> versions;   // published, version "N"
+    std::vector<std::pair<std::string, model::alias_record>> aliases;  // (function, alias)
+    std::vector<setting_row> settings;
+};
+
 class store {
 public:
     /// Opens (creating if needed) the data dir and its database. Errors name the path and the cause.
@@ -38,6 +55,18 @@ public:
     const std::filesystem::path& data_dir() const { return dir_; }
 
     std::vector<model::function_record> load_functions();
+    catalog_rows load_catalog();
+
+    /// Published versions are immutable: insert once, delete once.
+    [[nodiscard]] result<void> insert_version(const model::function_record& v);
+    [[nodiscard]] result<void> delete_version(const std::string& function, const std::string& version);
+    /// Creates (expected_revision empty; resource_conflict if it exists) or replaces (compare-and-swap) an alias.
+    [[nodiscard]] result<void> put_alias(const std::string& function, const model::alias_record& a,
+                                         const std::string& expected_revision);
+    [[nodiscard]] result<void> delete_alias(const std::string& function, const std::string& alias);
+    [[nodiscard]] result<void> put_setting(const setting_row& row);
+    [[nodiscard]] result<void> delete_setting(const std::string& function, const std::string& kind,
+                                              const std::string& qualifier);
 
     /// Validates and unpacks the ZIP, then stores it durably under its SHA-256. Idempotent per content.
     [[nodiscard]] result<code_blob> put_code(std::string_view zip, const unzip_limits& limits = {});
@@ -47,6 +76,7 @@ public:
     /// Replaces a function if its stored RevisionId is still `expected_revision` (compare-and-swap);
     /// precondition_failed otherwise, resource_not_found if it is gone.
     [[nodiscard]] result<void> replace_function(const model::function_record& f, const std::string& expected_revision);
+    /// Deletes the function with its versions, aliases and settings, in one transaction.
     [[nodiscard]] result<void> delete_function(const std::string& name);
 
     std::filesystem::path code_path(const std::string& sha_hex) const;
