@@ -1,6 +1,8 @@
-// lambent: the server (`lambent serve`) and, later, its client commands.
+// lambent: the server (`lambent serve`) and its client commands (deploy, invoke, logs, ls, rm, event).
 
 #include "lambent/app/app.hpp"
+#include "lambent/cli/client.hpp"
+#include "lambent/cli/commands.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -10,6 +12,7 @@ int main(int argc, char** argv) {
 
     lambent::app::config cfg;
     long long idle_ttl_s = 600;
+    double async_retry_delay_s = 60;
     auto* serve = cli.add_subcommand("serve", "Serve the Lambda REST API");
     serve->add_option("--listen", cfg.listen, "Address to listen on, HOST:PORT (port 0 picks a free port)")
         ->capture_default_str();
@@ -21,6 +24,10 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     serve->add_option("--idle-ttl", idle_ttl_s, "Seconds an idle worker is kept warm before it is stopped")
         ->capture_default_str();
+    serve->add_option("--async-retry-delay", async_retry_delay_s,
+                      "Seconds before the first retry of a failed asynchronous invocation (AWS: about 60; the second "
+                      "retry waits twice as long)")
+        ->capture_default_str();
     serve->add_option("--runtimes-dir", cfg.runtimes_dir, "Directory with registry.json and the runtime bootstraps");
     serve->add_option("--log-level", cfg.log_level, "trace, debug, info, warn, error")->capture_default_str();
     serve->add_option("--sandbox", cfg.sandbox, "Contain every worker (namespaces, cgroups, seccomp); off only for trusted code")
@@ -31,10 +38,19 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"none", "egress"}))
         ->capture_default_str();
 
-    CLI11_PARSE(cli, argc, argv);
+    lambent::cli::client_commands client;
+    lambent::cli::add_client_commands(cli, client);
+
+    try {
+        cli.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return lambent::cli::exit_for_parse_error(cli, e, client);  // serve: exactly CLI11_PARSE's handling
+    }
     if (serve->parsed()) {
         cfg.idle_ttl = std::chrono::seconds(idle_ttl_s);
+        cfg.async_retry_delay = std::chrono::milliseconds(static_cast<long long>(async_retry_delay_s * 1000));
         return lambent::app::serve(cfg);
     }
+    if (client.selected()) return lambent::cli::run_client_command(client);
     return 0;
 }

@@ -70,38 +70,12 @@ std::string make_trace_id() {
     return fmt::format("Root=1-{:08x}-{};Parent={};Sampled=0", secs, codec::random_hex(12), codec::random_hex(8));
 }
 
-void on_async_invoke_done(std::exception_ptr e) {
-    if (e) {
-        try {
-            std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-            spdlog::error("api: asynchronous invocation failed: {}", ex.what());
-        }
-    }
-}
-
-asio::awaitable<void> run_async_invoke(scheduler::scheduler* sched, scheduler::invoke_request req) {
-    const std::string id = req.request_id;
-    auto res = co_await sched->invoke(std::move(req));
-    if (res.failure) {
-        spdlog::warn("api: asynchronous invocation {} failed: {}", id, res.failure->message);
-    }
-}
-
 }  // namespace
 
-struct lambda_api::call {
-    http::request req;
-    http::target target;
-    std::string request_id;
-
-    const std::vector<std::string>& seg() const { return target.segments; }
-    std::string_view method() const { return req.method_string(); }
-};
 
 lambda_api::lambda_api(asio::io_context& io, asio::thread_pool& pool, store::store& store,
                        scheduler::scheduler& sched, api_options options)
-    : io_(io), pool_(pool), store_(store), scheduler_(sched), options_(std::move(options)) {}
+    : io_(io), pool_(pool), store_(store), scheduler_(sched), options_(std::move(options)), queue_timer_(io) {}
 
 void lambda_api::load() {
     auto rows = store_.load_catalog();
@@ -126,6 +100,9 @@ void lambda_api::load() {
         if (row.kind == "reserved_concurrency") {
             it->second.reserved_concurrency = std::stoi(row.value);
             scheduler_.set_reserved_concurrency(row.function, it->second.reserved_concurrency);
+        } else if (row.kind == "event_invoke_config") {
+            auto j = json::parse(row.value, nullptr, false);
+            if (!j.is_discarded()) invoke_configs_[{row.function, row.qualifier}] = j;
         } else if (row.kind == "last_version") {
             it->second.last_version = std::max(it->second.last_version, std::stoi(row.value));
         }
@@ -298,6 +275,15 @@ asio::awaitable<http::response> lambda_api::dispatch(call c) {
     }
     if (s.size() == 4 && s[0] == "2014-11-13" && s[1] == "functions" && s[3] == "invoke-async") {
         if (m == bhttp::verb::post) co_return co_await invoke(std::move(c), true);
+        co_return wrong_method();
+    }
+    if (s.size() >= 4 && s[0] == "2019-09-25" && s[1] == "functions" && s[3] == "event-invoke-config") {
+        const bool list = s.size() == 5 && s[4] == "list";
+        if ((s.size() == 4 && (m == bhttp::verb::get || m == bhttp::verb::put || m == bhttp::verb::post ||
+                               m == bhttp::verb::delete_)) ||
+            (list && m == bhttp::verb::get)) {
+            co_return co_await event_invoke_config_operation(std::move(c));
+        }
         co_return wrong_method();
     }
     if (s.size() == 3 && s[0] == "2017-03-31" && s[1] == "tags") {
@@ -765,6 +751,9 @@ asio::awaitable<http::response> lambda_api::delete_function(call c) {
     busy_.erase(name);
     if (!removed) co_return error_response(removed.error(), c.request_id);
     functions_.erase(name);
+    for (auto it = invoke_configs_.begin(); it != invoke_configs_.end();) {
+        it = it->first.first == name ? invoke_configs_.erase(it) : std::next(it);
+    }
     scheduler_.retire(name, "");
     scheduler_.set_reserved_concurrency(name, std::nullopt);
     spdlog::info("api: function deleted name={}", name);
@@ -1114,9 +1103,16 @@ asio::awaitable<http::response> lambda_api::invoke(call c, bool legacy_async) {
     req.want_log_tail = log_type == "Tail";
 
     if (type == "Event") {
-        req.asynchronous = true;
-        req.want_log_tail = false;
-        asio::co_spawn(io_, run_async_invoke(&scheduler_, std::move(req)), on_async_invoke_done);
+        // Durable before the 202: the event survives a restart or a crash and runs afterwards.
+        store::async_event e;
+        e.id = c.request_id;
+        e.function = f->name;
+        e.qualifier = qualifier->value_or("");
+        e.payload = std::move(req.payload);
+        e.enqueued_ms = codec::now_ms().time_since_epoch().count();
+        e.next_attempt_ms = e.enqueued_ms;
+        auto queued = co_await enqueue(std::move(e));
+        if (!queued) co_return error_response(queued.error(), c.request_id);
         co_return empty_response(status::accepted, c.request_id);
     }
 

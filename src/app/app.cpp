@@ -132,6 +132,7 @@ int serve(const config& cfg) {
     api::api_options aopts;
     aopts.account = sopts.account;
     aopts.concurrency_limit = sopts.concurrency_limit;
+    aopts.async_retry_delay = cfg.async_retry_delay;
 
     scheduler::scheduler sched(io, blocking, st, sopts);
     if (auto r = sched.start(); !r) {
@@ -140,6 +141,7 @@ int serve(const config& cfg) {
     }
     auto api = std::make_shared<api::lambda_api>(io, blocking, st, sched, aopts);
     api->load();
+    api->start_async_queue();
     {
         std::set<std::string> referenced;
         const auto rows = st.load_catalog();
@@ -178,6 +180,7 @@ int serve(const config& cfg) {
         if (ec) return;
         spdlog::info("lambent stopping signal={}", sig);
         server->stop();
+        api->stop();
         sched.stop();
         // Let killed workers be reaped and their logs flushed, then leave.
         grace.expires_after(std::chrono::milliseconds(300));

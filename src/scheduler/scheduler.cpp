@@ -648,6 +648,8 @@ void worker::complete(invoke_result res, const std::string& status_suffix) {
         pending_init_ms_.reset();
     }
     platform_line(report + status_suffix);
+    // One write per invocation: a finished invocation's log survives even a kill -9 of the server.
+    log_->flush();
     res.log_tail = inv->log;
     res.executed_version = f.version;
     last_request_id_ = inv->req.request_id;

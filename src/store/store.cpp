@@ -123,6 +123,9 @@ result<std::unique_ptr<store>> store::open(const fs::path& data_dir) {
                             "CREATE TABLE IF NOT EXISTS aliases ("
                             "  name TEXT NOT NULL, alias TEXT NOT NULL, revision_id TEXT NOT NULL, record TEXT NOT NULL,"
                             "  PRIMARY KEY (name, alias))",
+                            "CREATE TABLE IF NOT EXISTS async_events ("
+                            "  id TEXT PRIMARY KEY, function TEXT NOT NULL, qualifier TEXT NOT NULL, payload BLOB NOT NULL,"
+                            "  attempts INTEGER NOT NULL, enqueued_ms INTEGER NOT NULL, next_attempt_ms INTEGER NOT NULL)",
                             "CREATE TABLE IF NOT EXISTS settings ("
                             "  name TEXT NOT NULL, kind TEXT NOT NULL, qualifier TEXT NOT NULL, value TEXT NOT NULL,"
                             "  PRIMARY KEY (name, kind, qualifier))"}) {
@@ -366,6 +369,50 @@ result<void> store::put_setting(const setting_row& row) {
     q.bind(4, row.value);
     if (sqlite3_step(q.s) != SQLITE_DONE) return db_error(db_, "put setting");
     return {};
+}
+
+result<void> store::put_event(const async_event& e) {
+    std::lock_guard lock(mutex_);
+    stmt q(db_, "INSERT INTO async_events (id, function, qualifier, payload, attempts, enqueued_ms, next_attempt_ms) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO UPDATE SET attempts = excluded.attempts, "
+                "next_attempt_ms = excluded.next_attempt_ms");
+    q.bind(1, e.id);
+    q.bind(2, e.function);
+    q.bind(3, e.qualifier);
+    sqlite3_bind_blob(q.s, 4, e.payload.data(), static_cast<int>(e.payload.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_int(q.s, 5, e.attempts);
+    sqlite3_bind_int64(q.s, 6, e.enqueued_ms);
+    sqlite3_bind_int64(q.s, 7, e.next_attempt_ms);
+    if (sqlite3_step(q.s) != SQLITE_DONE) return db_error(db_, "put async event");
+    return {};
+}
+
+result<void> store::remove_event(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    stmt q(db_, "DELETE FROM async_events WHERE id = ?1");
+    q.bind(1, id);
+    if (sqlite3_step(q.s) != SQLITE_DONE) return db_error(db_, "remove async event");
+    return {};
+}
+
+std::vector<async_event> store::load_events() {
+    std::lock_guard lock(mutex_);
+    std::vector<async_event> out;
+    stmt q(db_, "SELECT id, function, qualifier, payload, attempts, enqueued_ms, next_attempt_ms FROM async_events "
+                "ORDER BY enqueued_ms");
+    while (sqlite3_step(q.s) == SQLITE_ROW) {
+        async_event e;
+        e.id = reinterpret_cast<const char*>(sqlite3_column_text(q.s, 0));
+        e.function = reinterpret_cast<const char*>(sqlite3_column_text(q.s, 1));
+        e.qualifier = reinterpret_cast<const char*>(sqlite3_column_text(q.s, 2));
+        const auto* blob = static_cast<const char*>(sqlite3_column_blob(q.s, 3));
+        e.payload.assign(blob != nullptr ? blob : "", static_cast<std::size_t>(sqlite3_column_bytes(q.s, 3)));
+        e.attempts = sqlite3_column_int(q.s, 4);
+        e.enqueued_ms = sqlite3_column_int64(q.s, 5);
+        e.next_attempt_ms = sqlite3_column_int64(q.s, 6);
+        out.push_back(std::move(e));
+    }
+    return out;
 }
 
 result<void> store::delete_setting(const std::string& function, const std::string& kind, const std::string& qualifier) {

@@ -7,8 +7,12 @@
 #include "lambent/model/alias.hpp"
 #include "lambent/model/function.hpp"
 #include "lambent/scheduler/invocation.hpp"
+#include "lambent/store/store.hpp"
 
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+
+#include <chrono>
 
 #include <functional>
 #include <map>
@@ -28,6 +32,9 @@ namespace lambent::api {
 struct api_options {
     model::account_context account;
     int concurrency_limit = 1000;
+    /// Delay before the second attempt of a failed asynchronous invocation (the third waits twice as long).
+    /// AWS: about one minute; tests shorten it.
+    std::chrono::milliseconds async_retry_delay{std::chrono::minutes(1)};
 };
 
 class lambda_api final : public http::handler, public std::enable_shared_from_this<lambda_api> {
@@ -37,6 +44,9 @@ public:
 
     /// Loads the catalogue from the store (call once before serving).
     void load();
+    /// Loads the durable asynchronous queue and starts dispatching it (call once, after load()).
+    void start_async_queue();
+    void stop();
 
     std::size_t body_limit(const http::request_header& header) override;
     http::response too_large(const http::request_header& header, std::size_t limit) override;
@@ -59,7 +69,15 @@ public:
     };
 
 private:
-    struct call;
+    /// One request being handled: the message, its decoded target and the request id of the answer.
+    struct call {
+        http::request req;
+        http::target target;
+        std::string request_id;
+
+        const std::vector<std::string>& seg() const { return target.segments; }
+        std::string_view method() const { return req.method_string(); }
+    };
     http::asio::awaitable<http::response> dispatch(call c);
     http::asio::awaitable<http::response> create_function(call c);
     http::asio::awaitable<http::response> update_code(call c);
@@ -77,6 +95,16 @@ private:
     http::asio::awaitable<http::response> alias_operation(call c);
     http::response list_aliases(const call& c);
     http::asio::awaitable<http::response> concurrency_operation(call c);
+    http::asio::awaitable<http::response> event_invoke_config_operation(call c);
+
+    // The durable asynchronous queue (src/api/async_queue.cpp).
+    http::asio::awaitable<result<void>> enqueue(store::async_event e);
+    void pump();
+    static http::asio::awaitable<void> run_event(std::shared_ptr<lambda_api> self, std::string id);
+    static http::asio::awaitable<void> queue_destination_record(std::shared_ptr<lambda_api> self, store::async_event ev);
+    void deliver_to_destination(const std::string& function, const std::string& qualifier, const std::string& condition,
+                                const store::async_event& e, const scheduler::invoke_result* res);
+    nlohmann::json event_invoke_config(const std::string& function, const std::string& qualifier) const;
 
     /// Resolves `qualifier` ($LATEST, a version number, an alias; none = $LATEST) for reading or invoking.
     /// Invoking picks a version by the alias's routing weights.
@@ -95,6 +123,11 @@ private:
     api_options options_;
     std::map<std::string, function_entry> functions_;
     std::set<std::string> busy_;  // functions with a create/update/delete in flight
+    std::map<std::string, store::async_event> queue_;     // accepted Event invocations not finished yet
+    std::set<std::string> in_flight_;                     // queue_ ids being attempted now
+    std::map<std::pair<std::string, std::string>, nlohmann::json> invoke_configs_;  // (function, qualifier)
+    http::asio::steady_timer queue_timer_;
+    bool stopped_ = false;
 };
 
 }  // namespace lambent::api

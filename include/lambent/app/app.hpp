@@ -16,6 +16,7 @@ struct config {
     std::chrono::milliseconds idle_ttl{std::chrono::minutes(10)};
     std::filesystem::path runtimes_dir;  // empty: next to the binary
     std::string log_level = "info";
+    std::chrono::milliseconds async_retry_delay{std::chrono::minutes(1)};
     std::string sandbox = "on";             // on | off
     std::string sandbox_network = "egress"; // none | egress
 };

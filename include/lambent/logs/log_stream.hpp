@@ -1,7 +1,8 @@
 #pragma once
 /// One log stream per execution environment (`YYYY/MM/DD/[VERSION]<32 hex>`), stored under
-/// `DATA_DIR/logs/<function>/` as lines of `<epoch ms>\t<message>`. Writes are buffered in memory and
-/// flushed by a timer and on close, so the warm invoke path does no disk I/O.
+/// `DATA_DIR/logs/<function>/` as lines of `<epoch ms>\t<message>`. Lines are buffered in memory and written
+/// with one write() at the end of each invocation (and once a second for output between invocations), so
+/// a finished invocation's log survives a crash of the server; nothing is fsynced on the invoke path.
 
 #include <cstdint>
 #include <cstdio>

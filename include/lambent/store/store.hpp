@@ -36,6 +36,17 @@ struct setting_row {
     std::string value;
 };
 
+/// One accepted asynchronous (Event) invocation, durable until it has run (or was given up).
+struct async_event {
+    std::string id;          // the request id returned with the 202
+    std::string function;
+    std::string qualifier;   // "" = $LATEST
+    std::string payload;
+    int attempts = 0;        // attempts started so far (persisted before each attempt)
+    std::int64_t enqueued_ms = 0;
+    std::int64_t next_attempt_ms = 0;
+};
+
 /// Everything the API's catalogue is built from at start.
 struct catalog_rows {
     std::vector<model::function_record> functions;  // $LATEST
@@ -65,6 +76,11 @@ public:
                                          const std::string& expected_revision);
     [[nodiscard]] result<void> delete_alias(const std::string& function, const std::string& alias);
     [[nodiscard]] result<void> put_setting(const setting_row& row);
+
+    /// The asynchronous queue: insert (durable before the 202), update attempts/next time, remove, load.
+    [[nodiscard]] result<void> put_event(const async_event& e);
+    [[nodiscard]] result<void> remove_event(const std::string& id);
+    std::vector<async_event> load_events();
     [[nodiscard]] result<void> delete_setting(const std::string& function, const std::string& kind,
                                               const std::string& qualifier);
 

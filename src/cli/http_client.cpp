@@ -1,0 +1,124 @@
+#include "lambent/cli/http_client.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <fmt/format.h>
+
+#include <optional>
+
+namespace lambent::cli {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+
+constexpr std::size_t upload_chunk_bytes = 256 * 1024;
+constexpr std::chrono::seconds upload_chunk_timeout{60};
+constexpr std::uint32_t response_header_limit = 64 * 1024;  // X-Amz-Log-Result alone is up to ~5.5 KB
+constexpr std::string_view user_agent = "lambent-cli/0.1";
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+error unreachable(const endpoint& ep, std::string_view what, const boost::system::error_code& ec) {
+    const std::string cause = ec == beast::error::timeout ? std::string("timed out") : ec.message();
+    return make_error(errc::service, fmt::format("cannot reach the Lambent server at {}: {}{}", ep.url(), what, cause));
+}
+
+asio::awaitable<result<http_response>> read_response(beast::tcp_stream* stream, endpoint ep, send_options opts) {
+    beast::flat_buffer buffer;
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(opts.response_body_limit);
+    parser.header_limit(response_header_limit);
+    stream->expires_after(opts.response_timeout);
+    auto [ec, n] = co_await bhttp::async_read(*stream, buffer, parser, use_tuple);
+    (void)n;
+    if (ec) co_return unreachable(ep, "no complete response: ", ec);
+    auto& msg = parser.get();
+    http_response out;
+    out.status = msg.result_int();
+    for (const auto& field : msg) out.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    out.body = std::move(msg.body());
+    co_return out;
+}
+
+asio::awaitable<result<http_response>> exchange(beast::tcp_stream* stream, endpoint ep, http_request req,
+                                                send_options opts) {
+    const auto executor = co_await asio::this_coro::executor;
+    tcp::resolver resolver(executor);
+    auto [rec, results] = co_await resolver.async_resolve(ep.host, std::to_string(ep.port), use_tuple);
+    if (rec) co_return unreachable(ep, "cannot resolve the host: ", rec);
+    stream->expires_after(opts.connect_timeout);
+    auto [cec, connected] = co_await stream->async_connect(results, use_tuple);
+    (void)connected;
+    if (cec) co_return unreachable(ep, "", cec);
+
+    bhttp::request<bhttp::string_body> msg{bhttp::string_to_verb(req.method), ep.base_path + req.target, 11};
+    msg.set(bhttp::field::host, ep.host_header());
+    msg.set(bhttp::field::user_agent, user_agent);
+    for (const auto& [name, value] : req.headers) msg.set(name, value);
+    msg.body() = std::move(req.body);
+    msg.prepare_payload();
+
+    // The header through Beast, then the body in chunks so a large upload can report progress. A server
+    // that refuses the body (413) may close early: its response is still read and returned.
+    bhttp::request_serializer<bhttp::string_body> serializer{msg};
+    stream->expires_after(upload_chunk_timeout);
+    auto [hec, hn] = co_await bhttp::async_write_header(*stream, serializer, use_tuple);
+    (void)hn;
+    if (hec) co_return unreachable(ep, "sending the request failed: ", hec);
+    const std::string& body = msg.body();
+    std::size_t sent = 0;
+    while (sent < body.size()) {
+        const std::size_t chunk = std::min(upload_chunk_bytes, body.size() - sent);
+        stream->expires_after(upload_chunk_timeout);
+        auto [wec, wn] = co_await asio::async_write(*stream, asio::buffer(body.data() + sent, chunk), use_tuple);
+        sent += wn;
+        if (wec) {
+            auto early = co_await read_response(stream, ep, opts);
+            if (early) co_return early;
+            co_return unreachable(ep, "sending the request failed: ", wec);
+        }
+        if (opts.on_upload_progress) opts.on_upload_progress(sent, body.size());
+    }
+    auto res = co_await read_response(stream, ep, opts);
+    boost::system::error_code ignored;
+    stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
+    co_return res;
+}
+
+}  // namespace
+
+result<http_response> send(const endpoint& ep, const http_request& req, const send_options& opts) {
+    asio::io_context io;
+    beast::tcp_stream stream(io);
+    std::optional<result<http_response>> out;
+    asio::co_spawn(io, exchange(&stream, ep, req, opts),
+                   [&out, &ep](std::exception_ptr e, result<http_response> r) {
+                       if (!e) {
+                           out = std::move(r);
+                           return;
+                       }
+                       try {
+                           std::rethrow_exception(e);
+                       } catch (const std::exception& ex) {
+                           out = make_error(errc::service, fmt::format("request to {} failed: {}", ep.url(), ex.what()));
+                       }
+                   });
+    io.run();
+    if (!out) return make_error(errc::service, fmt::format("request to {} did not complete", ep.url()));
+    return std::move(*out);
+}
+
+}  // namespace lambent::cli
