@@ -75,7 +75,10 @@ std::string make_trace_id() {
 
 lambda_api::lambda_api(asio::io_context& io, asio::thread_pool& pool, store::store& store,
                        scheduler::scheduler& sched, api_options options)
-    : io_(io), pool_(pool), store_(store), scheduler_(sched), options_(std::move(options)), queue_timer_(io) {}
+    : io_(io), pool_(pool), store_(store), scheduler_(sched), options_(std::move(options)), queue_timer_(io),
+      logs_(std::make_shared<const logs::logs_api>(logs::logs_options{options_.logs_dir, options_.account.region,
+                                                                        options_.account.account,
+                                                                        options_.log_retention_days})) {}
 
 void lambda_api::load() {
     auto rows = store_.load_catalog();
@@ -299,6 +302,10 @@ asio::awaitable<http::response> lambda_api::dispatch(call c) {
     if (s.size() == 4 && s[0] == "_lambent" && s[1] == "code") {
         if (m == bhttp::verb::get) co_return download_code(c);
         co_return wrong_method();
+    }
+    // The CloudWatch Logs API (AWS JSON 1.1) shares the listener: POST / with X-Amz-Target (contract §10).
+    if (s.empty() && m == bhttp::verb::post && c.req["X-Amz-Target"].starts_with("Logs_20140328.")) {
+        co_return co_await logs_operation(std::move(c));
     }
     if (s.size() == 2 && s[0] == "_lambent" && s[1] == "health") {
         co_return json_response(status::ok, json{{"status", "ok"}}, c.request_id);
@@ -758,6 +765,20 @@ asio::awaitable<http::response> lambda_api::delete_function(call c) {
     scheduler_.set_reserved_concurrency(name, std::nullopt);
     spdlog::info("api: function deleted name={}", name);
     co_return empty_response(status::no_content, c.request_id);
+}
+
+// ---- CloudWatch Logs ----------------------------------------------------------------------------
+
+asio::awaitable<http::response> lambda_api::logs_operation(call c) {
+    std::string operation(c.req["X-Amz-Target"].substr(std::string_view("Logs_20140328.").size()));
+    std::string body = std::move(c.req.body());
+    auto logs = logs_;
+    auto work = [logs, operation, body]() { return logs->handle(operation, body); };
+    auto reply = co_await run_blocking(pool_, std::move(work));
+    auto res = http::make_response(static_cast<status>(reply.status), std::move(reply.body), logs::logs_api::content_type);
+    res.set("x-amzn-RequestId", c.request_id);
+    if (!reply.error_type.empty()) res.set("x-amzn-ErrorType", reply.error_type);
+    co_return res;
 }
 
 // ---- aliases ----------------------------------------------------------------------------------

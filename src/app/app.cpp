@@ -133,6 +133,7 @@ int serve(const config& cfg) {
     aopts.account = sopts.account;
     aopts.concurrency_limit = sopts.concurrency_limit;
     aopts.async_retry_delay = cfg.async_retry_delay;
+    aopts.logs_dir = sopts.logs_dir;
 
     scheduler::scheduler sched(io, blocking, st, sopts);
     if (auto r = sched.start(); !r) {

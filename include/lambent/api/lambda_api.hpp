@@ -4,6 +4,7 @@
 /// pool) and only then becomes visible.
 
 #include "lambent/http/server.hpp"
+#include "lambent/logs/logs_api.hpp"
 #include "lambent/model/alias.hpp"
 #include "lambent/model/function.hpp"
 #include "lambent/scheduler/invocation.hpp"
@@ -13,6 +14,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include <chrono>
+#include <filesystem>
 
 #include <functional>
 #include <map>
@@ -35,6 +37,9 @@ struct api_options {
     /// Delay before the second attempt of a failed asynchronous invocation (the third waits twice as long).
     /// AWS: about one minute; tests shorten it.
     std::chrono::milliseconds async_retry_delay{std::chrono::minutes(1)};
+    /// Where function logs are stored (served by the CloudWatch Logs API subset on the same listener).
+    std::filesystem::path logs_dir;
+    int log_retention_days = 0;
 };
 
 class lambda_api final : public http::handler, public std::enable_shared_from_this<lambda_api> {
@@ -96,6 +101,7 @@ private:
     http::response list_aliases(const call& c);
     http::asio::awaitable<http::response> concurrency_operation(call c);
     http::asio::awaitable<http::response> event_invoke_config_operation(call c);
+    http::asio::awaitable<http::response> logs_operation(call c);
 
     // The durable asynchronous queue (src/api/async_queue.cpp).
     http::asio::awaitable<result<void>> enqueue(store::async_event e);
@@ -127,6 +133,7 @@ private:
     std::set<std::string> in_flight_;                     // queue_ ids being attempted now
     std::map<std::pair<std::string, std::string>, nlohmann::json> invoke_configs_;  // (function, qualifier)
     http::asio::steady_timer queue_timer_;
+    std::shared_ptr<const logs::logs_api> logs_;
     bool stopped_ = false;
 };
 
