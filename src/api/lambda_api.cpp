@@ -307,6 +307,9 @@ asio::awaitable<http::response> lambda_api::dispatch(call c) {
     if (s.empty() && m == bhttp::verb::post && c.req["X-Amz-Target"].starts_with("Logs_20140328.")) {
         co_return co_await logs_operation(std::move(c));
     }
+    if (s.size() == 1 && s[0] == "metrics" && m == bhttp::verb::get) {
+        co_return metrics_response(c);
+    }
     if (s.size() == 2 && s[0] == "_lambent" && s[1] == "health") {
         co_return json_response(status::ok, json{{"status", "ok"}}, c.request_id);
     }
@@ -765,6 +768,24 @@ asio::awaitable<http::response> lambda_api::delete_function(call c) {
     scheduler_.set_reserved_concurrency(name, std::nullopt);
     spdlog::info("api: function deleted name={}", name);
     co_return empty_response(status::no_content, c.request_id);
+}
+
+// ---- metrics ----------------------------------------------------------------------------------
+
+http::response lambda_api::metrics_response(const call& c) const {
+    std::int64_t oldest = 0;
+    const std::int64_t now = codec::now_ms().time_since_epoch().count();
+    for (const auto& [id, e] : queue_) oldest = std::max(oldest, now - e.enqueued_ms);
+    const std::string extra = fmt::format(
+        "# HELP lambent_functions Functions deployed\n# TYPE lambent_functions gauge\nlambent_functions {}\n"
+        "# HELP lambent_async_queue_depth Asynchronous events accepted and not finished\n"
+        "# TYPE lambent_async_queue_depth gauge\nlambent_async_queue_depth {}\n"
+        "# HELP lambent_async_oldest_event_age_seconds Age of the oldest queued asynchronous event\n"
+        "# TYPE lambent_async_oldest_event_age_seconds gauge\nlambent_async_oldest_event_age_seconds {}\n",
+        functions_.size(), queue_.size(), static_cast<double>(oldest) / 1000.0);
+    auto res = http::make_response(status::ok, scheduler_.render_metrics(extra), "text/plain; version=0.0.4");
+    res.set("x-amzn-RequestId", c.request_id);
+    return res;
 }
 
 // ---- CloudWatch Logs ----------------------------------------------------------------------------

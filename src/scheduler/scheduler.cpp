@@ -8,6 +8,7 @@
 #include "lambent/common/completion.hpp"
 #include "lambent/http/server.hpp"
 #include "lambent/logs/log_stream.hpp"
+#include "lambent/metrics/metrics.hpp"
 #include "lambent/sandbox/sandbox.hpp"
 #include "lambent/store/store.hpp"
 
@@ -158,6 +159,7 @@ public:
     std::map<std::string, int> function_active;   // per function (all versions)
     std::map<std::string, int> reserved;          // reserved concurrency per function
     int reserved_total = 0;
+    metrics::registry stats;
     bool stopped = false;
     asio::steady_timer reaper;
     asio::steady_timer flusher;
@@ -589,6 +591,7 @@ asio::awaitable<http::response> worker::on_next(std::shared_ptr<worker> self) {
     }
     if (self->state_ == state::starting) {
         self->pending_init_ms_ = ms_between(self->spawned_at_, steady::now());
+        self->sched_->stats.function(self->pool_->function.name).init_duration.observe(*self->pending_init_ms_ / 1000.0);
         spdlog::debug("worker ready function={} pid={} init_ms={:.2f}", self->pool_->function.name, self->pid_,
                       *self->pending_init_ms_);
     }
@@ -856,6 +859,7 @@ asio::awaitable<invoke_result> scheduler_impl::invoke(std::shared_ptr<scheduler_
     };
     if (const char* reason = full()) {
         if (!req.asynchronous) {
+            ++self->stats.function(fn).throttles;
             throttled.failure = error{errc::too_many_requests, "Rate Exceeded.", reason};
             co_return throttled;
         }
@@ -887,6 +891,10 @@ asio::awaitable<invoke_result> scheduler_impl::invoke(std::shared_ptr<scheduler_
     const bool counted_unreserved = self->reserved.count(fn) == 0;
     ++self->active;
     ++self->function_active[fn];
+    auto& fm = self->stats.function(fn);
+    ++fm.invocations;
+    ++fm.concurrent;
+    const auto started = steady::now();
     if (counted_unreserved) ++self->unreserved_active;
     auto enqueue = [self, the_pool, inv](auto handler) {
         inv->handler = completion<invoke_result>(std::move(handler));
@@ -896,6 +904,12 @@ asio::awaitable<invoke_result> scheduler_impl::invoke(std::shared_ptr<scheduler_
         std::move(enqueue), asio::use_awaitable);
     --self->active;
     if (counted_unreserved) --self->unreserved_active;
+    {
+        auto& done = self->stats.function(fn);
+        --done.concurrent;
+        done.duration.observe(std::chrono::duration<double>(steady::now() - started).count());
+        if (res.failure || res.function_error) ++done.errors;
+    }
     if (--self->function_active[fn] <= 0) self->function_active.erase(fn);
     co_return res;
 }
@@ -903,10 +917,12 @@ asio::awaitable<invoke_result> scheduler_impl::invoke(std::shared_ptr<scheduler_
 void scheduler_impl::submit(const std::shared_ptr<pool>& p, const std::shared_ptr<invocation>& inv) {
     for (auto& w : p->workers) {
         if (w->waiting_for_work()) {
+            ++stats.function(p->function.name).warm_starts;
             w->dispatch(inv);
             return;
         }
     }
+    ++stats.function(p->function.name).cold_starts;
     p->queue.push_back(inv);
     rebalance(p);
 }
@@ -1081,6 +1097,19 @@ void scheduler::set_reserved_concurrency(const std::string& function_name, std::
     }
 }
 void scheduler::stop() { impl_->stop(); }
+
+std::string scheduler::render_metrics(const std::string& extra) const {
+    const auto s = current_stats();
+    std::string server = fmt::format(
+        "# HELP lambent_workers Workers alive\n# TYPE lambent_workers gauge\nlambent_workers {}\n"
+        "# HELP lambent_idle_workers Workers waiting in /next\n# TYPE lambent_idle_workers gauge\nlambent_idle_workers {}\n"
+        "# HELP lambent_active_invocations Invocations in flight\n# TYPE lambent_active_invocations gauge\n"
+        "lambent_active_invocations {}\n"
+        "# HELP lambent_concurrency_limit Account concurrency limit\n# TYPE lambent_concurrency_limit gauge\n"
+        "lambent_concurrency_limit {}\n",
+        s.workers, s.idle_workers, s.active_invocations, impl_->options.concurrency_limit);
+    return impl_->stats.render(server + extra);
+}
 
 scheduler::stats scheduler::current_stats() const {
     stats s;

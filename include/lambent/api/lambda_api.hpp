@@ -102,6 +102,7 @@ private:
     http::asio::awaitable<http::response> concurrency_operation(call c);
     http::asio::awaitable<http::response> event_invoke_config_operation(call c);
     http::asio::awaitable<http::response> logs_operation(call c);
+    http::response metrics_response(const call& c) const;
 
     // The durable asynchronous queue (src/api/async_queue.cpp).
     http::asio::awaitable<result<void>> enqueue(store::async_event e);

@@ -80,6 +80,9 @@ public:
     };
     stats current_stats() const;
 
+    /// Per-function metrics in the Prometheus text format, followed by `extra`.
+    std::string render_metrics(const std::string& extra) const;
+
 private:
     std::shared_ptr<scheduler_impl> impl_;
 };

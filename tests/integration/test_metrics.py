@@ -1,0 +1,44 @@
+"""GET /metrics in the Prometheus text format (#7): counters follow what invocations did."""
+import re
+import urllib.request
+
+from lambent_testlib import create_function, make_client, make_zip, unique_name
+
+OK = "def handler(event, context):\n    if event.get('fail'):\n        raise ValueError('x')\n    return 1\n"
+
+
+def scrape(url):
+    with urllib.request.urlopen(url + "/metrics") as res:
+        assert res.status == 200
+        assert res.headers["Content-Type"].startswith("text/plain")
+        text = res.read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = re.fullmatch(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)", line)
+        assert m, f"not a Prometheus sample line: {line!r}"
+        samples[m.group(1) + (m.group(2) or "")] = float(m.group(3))
+    return text, samples
+
+
+def test_metrics_follow_invocations(server):
+    c = make_client(server.url)
+    fn = unique_name("metrics")
+    create_function(c, fn, make_zip({"app.py": OK}))
+    for _ in range(3):
+        c.invoke(FunctionName=fn, Payload=b"{}")
+    c.invoke(FunctionName=fn, Payload=b'{"fail": true}')
+    text, s = scrape(server.url)
+    label = f'{{function="{fn}"}}'
+    assert s[f"lambent_invocations_total{label}"] == 4
+    assert s[f"lambent_errors_total{label}"] == 1
+    assert s[f"lambent_cold_starts_total{label}"] == 1
+    assert s[f"lambent_warm_starts_total{label}"] == 3
+    assert s[f"lambent_concurrent_executions{label}"] == 0
+    assert s[f"lambent_duration_seconds_count{label}"] == 4
+    assert s[f'lambent_duration_seconds_bucket{{function="{fn}",le="+Inf"}}'] == 4
+    assert s[f"lambent_init_duration_seconds_count{label}"] == 1
+    assert s["lambent_functions"] >= 1
+    assert "lambent_async_queue_depth" in s
+    assert "# TYPE lambent_duration_seconds histogram" in text
