@@ -42,3 +42,50 @@ def test_metrics_follow_invocations(server):
     assert s["lambent_functions"] >= 1
     assert "lambent_async_queue_depth" in s
     assert "# TYPE lambent_duration_seconds histogram" in text
+
+
+def test_real_prometheus_scrapes_it(server, tmp_path):
+    """The Debian `prometheus` server scrapes /metrics and can query what Lambent exported."""
+    import json
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    binary = shutil.which("prometheus") or "/usr/bin/prometheus"
+    c = make_client(server.url)
+    fn = unique_name("scraped")
+    create_function(c, fn, make_zip({"app.py": OK}))
+    for _ in range(2):
+        c.invoke(FunctionName=fn, Payload=b"{}")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    target = server.url.split("//", 1)[1]
+    config = tmp_path / "prometheus.yml"
+    config.write_text(f"global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: lambent\n"
+                      f"    static_configs:\n      - targets: ['{target}']\n")
+    proc = subprocess.Popen([binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                             f"--web.listen-address=127.0.0.1:{port}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        query = f"http://127.0.0.1:{port}/api/v1/query?query=lambent_invocations_total%7Bfunction%3D%22{fn}%22%7D"
+        deadline = time.monotonic() + 60
+        value = None
+        while time.monotonic() < deadline and value is None:
+            try:
+                with urllib.request.urlopen(query, timeout=5) as res:
+                    result = json.load(res)["data"]["result"]
+                    if result:
+                        value = float(result[0]["value"][1])
+            except OSError:
+                pass
+            if value is None:
+                time.sleep(0.5)
+        assert value == 2, f"prometheus did not report the invocations (got {value})"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/targets", timeout=5) as res:
+            targets = json.load(res)["data"]["activeTargets"]
+        assert targets and targets[0]["health"] == "up", targets
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
