@@ -29,6 +29,8 @@ wire_error wire(errc code) {
     case errc::resource_not_ready: return {"ResourceNotReadyException", status::bad_gateway, "message"};
     case errc::invalid_zip_file: return {"InvalidZipFileException", status::bad_gateway, "Message"};
     case errc::invalid_runtime: return {"InvalidRuntimeException", status::bad_gateway, "Message"};
+    case errc::provisioned_not_found:
+        return {"ProvisionedConcurrencyConfigNotFoundException", status::not_found, "message"};
     case errc::ok:
     case errc::service: break;
     }

@@ -103,11 +103,25 @@ void lambda_api::load() {
         if (row.kind == "reserved_concurrency") {
             it->second.reserved_concurrency = std::stoi(row.value);
             scheduler_.set_reserved_concurrency(row.function, it->second.reserved_concurrency);
+        } else if (row.kind == "provisioned") {
+            auto j = json::parse(row.value, nullptr, false);
+            if (!j.is_discarded()) {
+                it->second.provisioned[row.qualifier] = {j.value("requested", 0), j.value("last_modified_ms", std::int64_t{0})};
+            }
         } else if (row.kind == "event_invoke_config") {
             auto j = json::parse(row.value, nullptr, false);
             if (!j.is_discarded()) invoke_configs_[{row.function, row.qualifier}] = j;
         } else if (row.kind == "last_version") {
             it->second.last_version = std::max(it->second.last_version, std::stoi(row.value));
+        }
+    }
+}
+
+void lambda_api::restore_provisioned() {
+    for (const auto& [name, e] : functions_) {
+        for (const auto& [qualifier, value] : e.provisioned) {
+            auto target = resolve(e, qualifier, false);
+            if (target) scheduler_.set_provisioned(*target->record, value.first);
         }
     }
 }
@@ -267,6 +281,12 @@ asio::awaitable<http::response> lambda_api::dispatch(call c) {
             }
             co_return wrong_method();
         }
+    }
+    if (s.size() == 4 && s[0] == "2019-09-30" && s[1] == "functions" && s[3] == "provisioned-concurrency") {
+        if (m == bhttp::verb::get || m == bhttp::verb::put || m == bhttp::verb::delete_) {
+            co_return co_await provisioned_operation(std::move(c));
+        }
+        co_return wrong_method();
     }
     if (s.size() == 4 && (s[0] == "2017-10-31" || s[0] == "2019-09-30") && s[1] == "functions" && s[3] == "concurrency") {
         // Put/Delete live under 2017-10-31, Get under 2019-09-30 (AWS's model).
@@ -968,6 +988,117 @@ asio::awaitable<http::response> lambda_api::concurrency_operation(call c) {
     if (auto it = functions_.find(fn); it != functions_.end()) it->second.reserved_concurrency = n;
     scheduler_.set_reserved_concurrency(fn, n);
     co_return json_response(status::ok, json{{"ReservedConcurrentExecutions", n}}, c.request_id);
+}
+
+// ---- provisioned concurrency --------------------------------------------------------------------
+
+json lambda_api::provisioned_wire(const std::string& function, const std::string& qualifier) const {
+    const auto* e = find(function);
+    const auto& [requested, modified] = e->provisioned.at(qualifier);
+    auto target = resolve(*e, qualifier, false);
+    const auto st = target ? scheduler_.provisioned(*target->record) : scheduler::scheduler::provisioned_status{};
+    json out{{"RequestedProvisionedConcurrentExecutions", requested},
+             {"AvailableProvisionedConcurrentExecutions", st.ready},
+             {"AllocatedProvisionedConcurrentExecutions", st.ready},
+             {"Status", st.ready >= requested ? "READY" : "IN_PROGRESS"},
+             {"LastModified", codec::lambda_timestamp(codec::sys_ms{std::chrono::milliseconds{modified}})}};
+    return out;
+}
+
+asio::awaitable<http::response> lambda_api::provisioned_operation(call c) {
+    auto ref = model::parse_function_name(c.seg()[2], model::name_shape::function_name, options_.account);
+    if (!ref) co_return error_response(ref.error(), c.request_id);
+    const auto* e = find(ref->name);
+    if (e == nullptr) {
+        co_return error_response(make_error(errc::resource_not_found, not_found_message(options_.account, ref->name, std::nullopt)),
+                                 c.request_id);
+    }
+    const std::string fn = ref->name;
+    const auto m = c.req.method();
+    if (m == bhttp::verb::get && c.target.param("List").value_or("") == "ALL") {
+        json items = json::array();
+        for (const auto& [qualifier, value] : e->provisioned) {
+            json item = provisioned_wire(fn, qualifier);
+            item["FunctionArn"] = options_.account.function_arn(fn, qualifier);
+            items.push_back(item);
+        }
+        co_return json_response(status::ok, json{{"ProvisionedConcurrencyConfigs", items}}, c.request_id);
+    }
+    auto qualifier = model::merge_qualifier(*ref, c.target.param("Qualifier"));
+    if (!qualifier) co_return error_response(qualifier.error(), c.request_id);
+    if (!*qualifier) {
+        model::violations v;
+        v.add("null", "qualifier", "Member must not be null");
+        co_return error_response(v.as_error(), c.request_id);
+    }
+    const std::string q = **qualifier;
+    if (q == "$LATEST") {
+        co_return error_response(make_error(errc::invalid_parameter_value,
+                                            "Provisioned Concurrency Configs cannot be applied to unpublished function "
+                                            "versions."),
+                                 c.request_id);
+    }
+    auto target = resolve(*e, q, false);
+    if (!target) co_return error_response(target.error(), c.request_id);
+    const auto not_found = [&]() {
+        return error_response(make_error(errc::provisioned_not_found, "No Provisioned Concurrency Config found for this function"),
+                              c.request_id);
+    };
+    if (m == bhttp::verb::get) {
+        if (e->provisioned.count(q) == 0) co_return not_found();
+        co_return json_response(status::ok, provisioned_wire(fn, q), c.request_id);
+    }
+    store::store* st = &store_;
+    if (m == bhttp::verb::delete_) {
+        if (e->provisioned.count(q) == 0) co_return not_found();
+        auto drop = [st, fn, q]() { return st->delete_setting(fn, "provisioned", q); };
+        auto removed = co_await run_blocking(pool_, std::move(drop));
+        if (!removed) co_return error_response(removed.error(), c.request_id);
+        scheduler_.set_provisioned(*target->record, 0);
+        if (auto it = functions_.find(fn); it != functions_.end()) it->second.provisioned.erase(q);
+        co_return empty_response(status::no_content, c.request_id);
+    }
+    auto body = parse_body(c.req.body());
+    if (!body) co_return error_response(body.error(), c.request_id);
+    auto value = body->is_object() ? body->find("ProvisionedConcurrentExecutions") : body->end();
+    if (!body->is_object() || value == body->end() || !value->is_number_integer()) {
+        model::violations v;
+        v.add("null", "provisionedConcurrentExecutions", "Member must not be null");
+        co_return error_response(v.as_error(), c.request_id);
+    }
+    const long long requested = value->get<long long>();
+    if (requested < 1) {
+        model::violations v;
+        v.add(model::violations::quote(std::to_string(requested)), "provisionedConcurrentExecutions",
+              "Member must have value greater than or equal to 1");
+        co_return error_response(v.as_error(), c.request_id);
+    }
+    int total = static_cast<int>(requested);
+    for (const auto& [other, val] : e->provisioned) {
+        if (other != q) total += val.first;
+    }
+    if (e->reserved_concurrency && total > *e->reserved_concurrency) {
+        co_return error_response(make_error(errc::invalid_parameter_value,
+                                            fmt::format(" ReservedConcurrentExecutions  {} should not be lower than "
+                                                        "function's total provisioned concurrency [{}].",
+                                                        *e->reserved_concurrency, total)),
+                                 c.request_id);
+    }
+    if (total > unreserved_concurrency() + e->reserved_concurrency.value_or(0)) {
+        co_return error_response(make_error(errc::invalid_parameter_value,
+                                            "Requested Provisioned Concurrency should not be greater than the "
+                                            "account's unreserved concurrency."),
+                                 c.request_id);
+    }
+    const int n = static_cast<int>(requested);
+    const std::int64_t now = codec::now_ms().time_since_epoch().count();
+    const std::string text = json{{"requested", n}, {"last_modified_ms", now}}.dump();
+    auto save = [st, fn, q, text]() { return st->put_setting({fn, "provisioned", q, text}); };
+    auto saved = co_await run_blocking(pool_, std::move(save));
+    if (!saved) co_return error_response(saved.error(), c.request_id);
+    if (auto it = functions_.find(fn); it != functions_.end()) it->second.provisioned[q] = {n, now};
+    scheduler_.set_provisioned(*target->record, n);
+    co_return json_response(status::accepted, provisioned_wire(fn, q), c.request_id);
 }
 
 // ---- tags -------------------------------------------------------------------------------------

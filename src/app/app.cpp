@@ -143,6 +143,7 @@ int serve(const config& cfg) {
     auto api = std::make_shared<api::lambda_api>(io, blocking, st, sched, aopts);
     api->load();
     api->start_async_queue();
+    api->restore_provisioned();
     {
         std::set<std::string> referenced;
         const auto rows = st.load_catalog();

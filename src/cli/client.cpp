@@ -164,7 +164,7 @@ int run_deploy(const endpoint& ep, const deploy_options& o) {
         return cfg.is_object() && cfg.contains(key) && cfg[key].is_string() ? cfg[key].get<std::string>() : std::string();
     };
     fmt::print("{} {} ({}, {}, {} files, {} zipped, sha256 {})\n", exists ? "updated" : "created", o.name,
-               text("Runtime"), text("Handler"), zip->entries, human_bytes(zip->bytes.size()), text("CodeSha256"));
+               text("Runtime"), text("Handler"), zip->files, human_bytes(zip->bytes.size()), text("CodeSha256"));
     std::fflush(stdout);
     return exit_ok;
 }

@@ -71,6 +71,9 @@ result<zipped_folder> zip_folder(const fs::path& dir) {
     }
     auto entries = collect(dir);
     if (!entries) return entries.error();
+    if (entries->empty()) {
+        return make_error(errc::validation, fmt::format("{} is empty: there is nothing to deploy", dir.string()));
+    }
 
     zip_error_t zerr;
     zip_error_init(&zerr);
@@ -126,6 +129,8 @@ result<zipped_folder> zip_folder(const fs::path& dir) {
     zip_source_close(buffer.get());
     if (got < 0 || static_cast<zip_uint64_t>(got) != st.size) return zip_failure("read back", zip_source_error(buffer.get()));
     out.entries = entries->size();
+    out.files = static_cast<std::size_t>(
+        std::count_if(entries->begin(), entries->end(), [](const entry& e) { return !S_ISDIR(e.mode); }));
     return out;
 }
 

@@ -22,6 +22,7 @@ public:
         case errc::resource_not_ready: return "resource not ready";
         case errc::invalid_zip_file: return "invalid zip file";
         case errc::invalid_runtime: return "invalid runtime";
+        case errc::provisioned_not_found: return "provisioned concurrency config not found";
         }
         return "unknown";
     }

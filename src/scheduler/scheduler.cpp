@@ -105,6 +105,7 @@ struct pool {
     std::deque<std::shared_ptr<invocation>> queue;
     std::vector<std::shared_ptr<worker>> workers;
     bool retired = false;
+    int provisioned = 0;  // provisioned concurrency: workers kept initialised
 };
 
 class scheduler_impl : public std::enable_shared_from_this<scheduler_impl> {
@@ -118,6 +119,7 @@ public:
     void worker_ready(const std::shared_ptr<worker>& w);
     void worker_gone(const std::shared_ptr<worker>& w);
     void rebalance(const std::shared_ptr<pool>& p);
+    void ensure_provisioned(const std::shared_ptr<pool>& p);
     void finish(const std::shared_ptr<invocation>& inv, invoke_result res);
     void fail_head(const std::shared_ptr<pool>& p, const std::string& type_body_error, bool init_error);
     void fail_head_with(const std::shared_ptr<pool>& p, error e) {
@@ -172,9 +174,10 @@ class worker : public std::enable_shared_from_this<worker> {
 public:
     enum class state { starting, idle, busy, responded, dead };
 
-    worker(std::shared_ptr<scheduler_impl> s, std::shared_ptr<pool> p)
+    worker(std::shared_ptr<scheduler_impl> s, std::shared_ptr<pool> p, bool provisioned = false)
         : sched_(std::move(s)), pool_(std::move(p)), pidfd_(sched_->io), out_(sched_->io), err_(sched_->io),
-          control_(sched_->io) {}
+          control_(sched_->io), provisioned_(provisioned) {}
+    bool provisioned() const { return provisioned_; }
 
     result<void> start();
     void dispatch(const std::shared_ptr<invocation>& inv);
@@ -217,6 +220,7 @@ private:
     asio::posix::stream_descriptor out_;
     asio::posix::stream_descriptor err_;
     asio::posix::stream_descriptor control_;  // sandbox: the jail's control socket
+    bool provisioned_ = false;
     sandbox::cgroup cgroup_;
     int uid_slot_ = -1;
     std::string setup_error_;
@@ -289,7 +293,7 @@ std::vector<std::string> worker::environment(const std::string& runtime_dir, con
     set("AWS_LAMBDA_FUNCTION_NAME", f.name);
     set("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", std::to_string(f.memory_mb));
     set("AWS_LAMBDA_FUNCTION_VERSION", f.version);
-    set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand");
+    set("AWS_LAMBDA_INITIALIZATION_TYPE", provisioned_ ? "provisioned-concurrency" : "on-demand");
     set("AWS_LAMBDA_LOG_GROUP_NAME", f.log_group());
     set("AWS_LAMBDA_LOG_STREAM_NAME", log_->name());
     // Functions get credentials-shaped values so SDKs inside them work against local endpoints.
@@ -590,8 +594,10 @@ asio::awaitable<http::response> worker::on_next(std::shared_ptr<worker> self) {
         co_return self->render(*self->current_);  // a repeated /next re-delivers the outstanding event
     }
     if (self->state_ == state::starting) {
-        self->pending_init_ms_ = ms_between(self->spawned_at_, steady::now());
-        self->sched_->stats.function(self->pool_->function.name).init_duration.observe(*self->pending_init_ms_ / 1000.0);
+        const double init_ms = ms_between(self->spawned_at_, steady::now());
+        self->sched_->stats.function(self->pool_->function.name).init_duration.observe(init_ms / 1000.0);
+        // Pre-initialised (provisioned) environments report no Init Duration: no invocation waited for it.
+        if (!self->provisioned_) self->pending_init_ms_ = init_ms;
         spdlog::debug("worker ready function={} pid={} init_ms={:.2f}", self->pool_->function.name, self->pid_,
                       *self->pending_init_ms_);
     }
@@ -952,6 +958,24 @@ void scheduler_impl::rebalance(const std::shared_ptr<pool>& p) {
     }
 }
 
+void scheduler_impl::ensure_provisioned(const std::shared_ptr<pool>& p) {
+    if (stopped || p->retired) return;
+    int alive = 0;
+    for (auto& w : p->workers) {
+        if (w->provisioned() && w->current_state() != worker::state::dead) ++alive;
+    }
+    while (alive < p->provisioned) {
+        auto w = std::make_shared<worker>(shared_from_this(), p, true);
+        if (auto started = w->start(); !started) {
+            spdlog::error("scheduler: cannot start a provisioned worker for {}: {}", p->function.name,
+                          started.error().message);
+            return;
+        }
+        p->workers.push_back(std::move(w));
+        ++alive;
+    }
+}
+
 void scheduler_impl::worker_ready(const std::shared_ptr<worker>& w) {
     const auto& p = w->owner();
     if (!p->queue.empty()) {
@@ -989,7 +1013,8 @@ void scheduler_impl::worker_gone(const std::shared_ptr<worker>& w) {
     auto p = w->owner();
     std::erase(p->workers, w);
     rebalance(p);  // queued invocations still need workers
-    if (p->workers.empty() && p->queue.empty()) {
+    if (w->provisioned()) ensure_provisioned(p);  // a crashed provisioned worker is replaced
+    if (p->workers.empty() && p->queue.empty() && p->provisioned == 0) {
         auto it = pools.find(p->key);
         if (it != pools.end() && it->second == p) pools.erase(it);
     }
@@ -1038,7 +1063,8 @@ void scheduler_impl::reap() {
     const auto now = steady::now();
     for (auto& [key, p] : pools) {
         for (auto& w : p->workers) {
-            if (w->current_state() == worker::state::idle && now - w->idle_since() >= options.idle_ttl) {
+            if (w->current_state() == worker::state::idle && now - w->idle_since() >= options.idle_ttl &&
+                !(w->provisioned() && p->provisioned > 0)) {
                 spdlog::debug("scheduler: evicting idle worker of {}", p->function.name);
                 w->kill();
             }
@@ -1109,6 +1135,39 @@ std::string scheduler::render_metrics(const std::string& extra) const {
         "lambent_concurrency_limit {}\n",
         s.workers, s.idle_workers, s.active_invocations, impl_->options.concurrency_limit);
     return impl_->stats.render(server + extra);
+}
+
+void scheduler::set_provisioned(const model::function_record& version, int count) {
+    auto& impl = *impl_;
+    const std::string key = version.name + "\n" + version.revision_id;
+    auto& p = impl.pools[key];
+    if (!p) {
+        auto rt = impl.runtimes.find(version.runtime);
+        if (rt == impl.runtimes.end()) return;
+        p = std::make_shared<pool>();
+        p->key = key;
+        p->function = version;
+        p->spec = rt->second;
+    }
+    p->provisioned = count;
+    if (count == 0) {
+        // Former provisioned workers become ordinary ones: idle eviction takes them as usual.
+        return;
+    }
+    impl.ensure_provisioned(p);
+}
+
+scheduler::provisioned_status scheduler::provisioned(const model::function_record& version) const {
+    provisioned_status st;
+    auto it = impl_->pools.find(version.name + "\n" + version.revision_id);
+    if (it == impl_->pools.end()) return st;
+    st.requested = it->second->provisioned;
+    for (const auto& w : it->second->workers) {
+        const auto state = w->current_state();
+        if (w->provisioned() && state != worker::state::starting && state != worker::state::dead) ++st.ready;
+    }
+    st.ready = std::min(st.ready, st.requested);
+    return st;
 }
 
 scheduler::stats scheduler::current_stats() const {

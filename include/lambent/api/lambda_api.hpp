@@ -51,6 +51,8 @@ public:
     void load();
     /// Loads the durable asynchronous queue and starts dispatching it (call once, after load()).
     void start_async_queue();
+    /// Starts the provisioned workers recorded in the store (call once, after load()).
+    void restore_provisioned();
     void stop();
 
     std::size_t body_limit(const http::request_header& header) override;
@@ -63,6 +65,7 @@ public:
         std::map<int, model::function_record> versions;
         std::map<std::string, model::alias_record> aliases;
         std::optional<int> reserved_concurrency;
+        std::map<std::string, std::pair<int, std::int64_t>> provisioned;  // qualifier -> (requested, last modified ms)
         int last_version = 0;  // version numbers are never reused, even after a delete
     };
     const function_entry* find(const std::string& name) const;
@@ -103,6 +106,8 @@ private:
     http::asio::awaitable<http::response> event_invoke_config_operation(call c);
     http::asio::awaitable<http::response> logs_operation(call c);
     http::response metrics_response(const call& c) const;
+    http::asio::awaitable<http::response> provisioned_operation(call c);
+    nlohmann::json provisioned_wire(const std::string& function, const std::string& qualifier) const;
 
     // The durable asynchronous queue (src/api/async_queue.cpp).
     http::asio::awaitable<result<void>> enqueue(store::async_event e);

@@ -27,6 +27,7 @@ enum class errc {
     resource_not_ready,         // ResourceNotReadyException 502
     invalid_zip_file,           // InvalidZipFileException 502 (stored code cannot be extracted)
     invalid_runtime,            // InvalidRuntimeException 502 (interpreter missing on the host)
+    provisioned_not_found,      // ProvisionedConcurrencyConfigNotFoundException 404
 };
 
 const std::error_category& lambent_category() noexcept;

@@ -70,6 +70,15 @@ public:
     /// Reserved concurrency of a function (all its versions together); nullopt: it shares the unreserved pool.
     void set_reserved_concurrency(const std::string& function_name, std::optional<int> reserved);
 
+    /// Provisioned concurrency: keep `count` initialised workers of this published version (started now,
+    /// replaced when one dies, never evicted while idle). 0 removes the reservation.
+    void set_provisioned(const model::function_record& version, int count);
+    struct provisioned_status {
+        int requested = 0;
+        int ready = 0;  // initialised workers (idle or busy)
+    };
+    provisioned_status provisioned(const model::function_record& version) const;
+
     /// Kills every worker and fails everything pending (shutdown).
     void stop();
 
