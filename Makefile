@@ -8,7 +8,7 @@ LISTEN     ?= 127.0.0.1:9400
 DATA_DIR   ?= ./.lambent
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps test-deps configure build run test unit-test integration-test js-test bench clean
+.PHONY: all deps test-deps configure build run test unit-test integration-test test-sanitize bench bench-quick clean
 
 all: build
 
@@ -39,8 +39,15 @@ unit-test: build
 integration-test: test-deps build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -L integration
 
-bench: build
+# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer, in its own build directory.
+test-sanitize: test-deps
+	@$(MAKE) --no-print-directory test BUILD_DIR=build-asan SANITIZE=ON BUILD_TYPE=Debug
+
+bench: deps
 	@bench/run
+
+bench-quick: deps
+	@bench/run --quick
 
 clean:
 	rm -rf $(BUILD_DIR)
