@@ -28,6 +28,9 @@ int main(int argc, char** argv) {
                       "Seconds before the first retry of a failed asynchronous invocation (AWS: about 60; the second "
                       "retry waits twice as long)")
         ->capture_default_str();
+    serve->add_option("--log-retention-days", cfg.log_retention_days,
+                      "Days function logs are kept (0: forever); older log streams are deleted")
+        ->capture_default_str();
     serve->add_option("--runtimes-dir", cfg.runtimes_dir, "Directory with registry.json and the runtime bootstraps");
     serve->add_option("--log-level", cfg.log_level, "trace, debug, info, warn, error")->capture_default_str();
     serve->add_option("--sandbox", cfg.sandbox, "Contain every worker (namespaces, cgroups, seccomp); off only for trusted code")

@@ -66,6 +66,7 @@ void lambda_api::start_async_queue() {
 void lambda_api::stop() {
     stopped_ = true;
     queue_timer_.cancel();
+    retention_timer_.cancel();
 }
 
 asio::awaitable<result<void>> lambda_api::enqueue(store::async_event e) {

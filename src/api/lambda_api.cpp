@@ -75,7 +75,7 @@ std::string make_trace_id() {
 
 lambda_api::lambda_api(asio::io_context& io, asio::thread_pool& pool, store::store& store,
                        scheduler::scheduler& sched, api_options options)
-    : io_(io), pool_(pool), store_(store), scheduler_(sched), options_(std::move(options)), queue_timer_(io),
+    : io_(io), pool_(pool), store_(store), scheduler_(sched), options_(std::move(options)), queue_timer_(io), retention_timer_(io),
       logs_(std::make_shared<const logs::logs_api>(logs::logs_options{options_.logs_dir, options_.account.region,
                                                                         options_.account.account,
                                                                         options_.log_retention_days})) {}
@@ -115,6 +115,17 @@ void lambda_api::load() {
             it->second.last_version = std::max(it->second.last_version, std::stoi(row.value));
         }
     }
+}
+
+void lambda_api::start_log_retention() {
+    if (options_.log_retention_days <= 0 || stopped_) return;
+    auto logs = logs_;
+    asio::post(pool_, [logs]() { logs->apply_retention(); });
+    retention_timer_.expires_after(std::chrono::hours(1));
+    retention_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+        if (ec) return;
+        if (auto self = weak.lock()) self->start_log_retention();
+    });
 }
 
 void lambda_api::restore_provisioned() {

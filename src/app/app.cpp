@@ -134,6 +134,7 @@ int serve(const config& cfg) {
     aopts.concurrency_limit = sopts.concurrency_limit;
     aopts.async_retry_delay = cfg.async_retry_delay;
     aopts.logs_dir = sopts.logs_dir;
+    aopts.log_retention_days = cfg.log_retention_days;
 
     scheduler::scheduler sched(io, blocking, st, sopts);
     if (auto r = sched.start(); !r) {
@@ -144,6 +145,7 @@ int serve(const config& cfg) {
     api->load();
     api->start_async_queue();
     api->restore_provisioned();
+    api->start_log_retention();
     {
         std::set<std::string> referenced;
         const auto rows = st.load_catalog();

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -25,6 +26,7 @@ namespace {
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
+constexpr std::string_view not_found_type = "ResourceNotFoundException";
 constexpr auto ready_timeout = 120s;
 constexpr auto follow_poll_interval = 1s;
 constexpr std::uint64_t progress_threshold_bytes = 1024 * 1024;
@@ -95,7 +97,7 @@ send_options upload_options(std::size_t body_bytes) {
         if (tty) fmt::print(stderr, "\ruploading {}: {:3}%", human_bytes(total), sent * 100 / total);
         if (sent == total) {
             const auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-            fmt::print(stderr, "{}uploaded {} in {:.1f} s\n", tty ? "\r" : "", human_bytes(total), secs);
+            fmt::print(stderr, "{}uploaded {} in {:.1f} s\n", tty ? "\r\033[K" : "", human_bytes(total), secs);
         }
     };
     return opts;
@@ -138,7 +140,7 @@ int run_deploy(const endpoint& ep, const deploy_options& o) {
     auto existing = call(ep, get_function_request(o.name), {}, true);
     if (!existing.response) return existing.exit_status;
     const bool exists = !existing.api;
-    if (existing.api && existing.api->type != "ResourceNotFoundException") {
+    if (existing.api && existing.api->type != not_found_type) {
         print_error(fmt::format("{}: {}", existing.api->type, existing.api->message));
         return exit_usage;
     }
@@ -159,12 +161,9 @@ int run_deploy(const endpoint& ep, const deploy_options& o) {
     }
     if (int rc = wait_ready(ep, o.name); rc != exit_ok) return rc;
 
-    const auto cfg = json::parse(done.response->body, nullptr, false);
-    const auto text = [&cfg](const char* key) {
-        return cfg.is_object() && cfg.contains(key) && cfg[key].is_string() ? cfg[key].get<std::string>() : std::string();
-    };
-    fmt::print("{} {} ({}, {}, {} files, {} zipped, sha256 {})\n", exists ? "updated" : "created", o.name,
-               text("Runtime"), text("Handler"), zip->files, human_bytes(zip->bytes.size()), text("CodeSha256"));
+    const auto f = summarize_function(json::parse(done.response->body, nullptr, false));
+    fmt::print("{} {} ({}, {}, {} files, {} zipped, sha256 {})\n", exists ? "updated" : "created", o.name, f.runtime,
+               f.handler, zip->files, human_bytes(zip->bytes.size()), f.code_sha256);
     std::fflush(stdout);
     return exit_ok;
 }
@@ -217,37 +216,35 @@ int run_logs(const endpoint& ep, const logs_options& o) {
         auto r = call(ep, filter_log_events_request({o.name, page_start, o.filter, token}), {}, true);
         if (!r.response) return r.exit_status;
         if (r.api) {
-            if (o.follow && r.api->type == "ResourceNotFoundException") {
+            if (o.follow && r.api->type == not_found_type) {
                 if (!waiting_noted) fmt::print(stderr, "waiting for log group /aws/lambda/{} …\n", o.name);
                 waiting_noted = true;
                 std::this_thread::sleep_for(follow_poll_interval);
                 continue;
             }
             print_error(fmt::format("{}: {}", r.api->type, r.api->message));
-            if (r.api->type == "ResourceNotFoundException") {
+            if (r.api->type == not_found_type) {
                 fmt::print(stderr, "(a function's log group exists once it has logged something; try --follow)\n");
             }
             return exit_usage;
         }
-        const auto body = json::parse(r.response->body, nullptr, false);
-        if (!body.is_object() || !body.contains("events") || !body["events"].is_array()) {
-            print_error("the server's FilterLogEvents response is not what the Logs API returns");
+        auto page = decode_filter_page(r.response->body);
+        if (!page) {
+            print_error(page.error().message);
             return exit_usage;
         }
-        for (const auto& e : body["events"]) {
-            const auto ts = e.value("timestamp", std::int64_t{0});
-            const auto id = e.value("eventId", std::string());
-            if (ts < cursor || (ts == cursor && printed_at_cursor.count(id) != 0)) continue;
-            if (ts > cursor) {
-                cursor = ts;
+        for (const auto& e : page->events) {
+            if (e.timestamp < cursor || (e.timestamp == cursor && printed_at_cursor.count(e.event_id) != 0)) continue;
+            if (e.timestamp > cursor) {
+                cursor = e.timestamp;
                 printed_at_cursor.clear();
             }
-            printed_at_cursor.insert(id);
-            fmt::print("{}\n", format_log_event(ts, e.value("message", std::string())));
+            printed_at_cursor.insert(e.event_id);
+            fmt::print("{}\n", format_log_event(e.timestamp, e.message));
         }
         std::fflush(stdout);
-        if (body.contains("nextToken") && body["nextToken"].is_string()) {
-            token = body["nextToken"].get<std::string>();
+        if (page->next_token) {
+            token = page->next_token;
             continue;
         }
         if (!o.follow) return exit_ok;
@@ -263,14 +260,13 @@ int run_ls(const endpoint& ep, const ls_options& o) {
     do {
         auto r = call(ep, list_functions_request(marker));
         if (!r.response) return r.exit_status;
-        const auto page = json::parse(r.response->body, nullptr, false);
-        if (!page.is_object() || !page.contains("Functions") || !page["Functions"].is_array()) {
-            print_error("the server's ListFunctions response has no Functions list");
+        auto page = decode_function_page(r.response->body);
+        if (!page) {
+            print_error(page.error().message);
             return exit_usage;
         }
-        for (const auto& f : page["Functions"]) functions.push_back(f);
-        marker.reset();
-        if (auto it = page.find("NextMarker"); it != page.end() && it->is_string()) marker = it->get<std::string>();
+        for (auto& f : page->functions) functions.push_back(std::move(f));
+        marker = page->next_marker;
     } while (marker);
 
     if (o.json) {
@@ -278,14 +274,14 @@ int run_ls(const endpoint& ep, const ls_options& o) {
         return exit_ok;
     }
     if (o.quiet) {
-        for (const auto& f : functions) fmt::print("{}\n", f.value("FunctionName", std::string()));
+        for (const auto& f : functions) fmt::print("{}\n", summarize_function(f).name);
         return exit_ok;
     }
     std::vector<std::array<std::string, 6>> rows{{"NAME", "RUNTIME", "HANDLER", "MEMORY", "TIMEOUT", "LAST MODIFIED"}};
-    for (const auto& f : functions) {
-        rows.push_back({f.value("FunctionName", std::string()), f.value("Runtime", std::string("-")),
-                        f.value("Handler", std::string("-")), fmt::format("{} MB", f.value("MemorySize", 0)),
-                        fmt::format("{} s", f.value("Timeout", 0)), f.value("LastModified", std::string())});
+    for (const auto& cfg : functions) {
+        const auto f = summarize_function(cfg);
+        rows.push_back({f.name, f.runtime.empty() ? "-" : f.runtime, f.handler.empty() ? "-" : f.handler,
+                        fmt::format("{} MB", f.memory_mb), fmt::format("{} s", f.timeout_s), f.last_modified});
     }
     std::array<std::size_t, 6> width{};
     for (const auto& row : rows) {

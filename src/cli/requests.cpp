@@ -297,6 +297,65 @@ function_state read_function_state(const nlohmann::json& body) {
     return s;
 }
 
+namespace {
+
+std::string string_member(const json& j, const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+int int_member(const json& j, const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_number_integer() ? it->get<int>() : 0;
+}
+
+std::optional<std::string> token_member(const json& j, const char* key) {
+    auto it = j.find(key);
+    if (it == j.end() || !it->is_string() || it->get<std::string>().empty()) return std::nullopt;
+    return it->get<std::string>();
+}
+
+}  // namespace
+
+result<filter_page> decode_filter_page(std::string_view body) {
+    const auto j = json::parse(body, nullptr, false);
+    const auto events = j.is_object() ? j.find("events") : j.end();
+    if (!j.is_object() || events == j.end() || !events->is_array()) {
+        return make_error(errc::invalid_request_content, "the server's FilterLogEvents response has no events list");
+    }
+    filter_page page;
+    for (const auto& e : *events) {
+        if (!e.is_object()) continue;
+        auto ts = e.find("timestamp");
+        page.events.push_back(log_event{ts != e.end() && ts->is_number_integer() ? ts->get<std::int64_t>() : 0,
+                                        string_member(e, "eventId"), string_member(e, "message")});
+    }
+    page.next_token = token_member(j, "nextToken");
+    return page;
+}
+
+result<function_page> decode_function_page(std::string_view body) {
+    const auto j = json::parse(body, nullptr, false);
+    const auto functions = j.is_object() ? j.find("Functions") : j.end();
+    if (!j.is_object() || functions == j.end() || !functions->is_array()) {
+        return make_error(errc::invalid_request_content, "the server's ListFunctions response has no Functions list");
+    }
+    function_page page;
+    for (const auto& f : *functions) {
+        if (f.is_object()) page.functions.push_back(f);
+    }
+    page.next_marker = token_member(j, "NextMarker");
+    return page;
+}
+
+function_summary summarize_function(const nlohmann::json& cfg) {
+    if (!cfg.is_object()) return {};
+    return function_summary{string_member(cfg, "FunctionName"), string_member(cfg, "Runtime"),
+                            string_member(cfg, "Handler"),      int_member(cfg, "MemorySize"),
+                            int_member(cfg, "Timeout"),         string_member(cfg, "LastModified"),
+                            string_member(cfg, "CodeSha256")};
+}
+
 std::string format_log_event(std::int64_t timestamp_ms, std::string_view message) {
     const codec::sys_ms t{std::chrono::milliseconds(timestamp_ms)};
     return fmt::format("{} {}", codec::iso_timestamp(t), message);

@@ -44,7 +44,12 @@ constexpr std::size_t event_overhead_bytes = 26;
 /// also returns partial, even empty, pages with a token when a search takes long).
 constexpr std::uint64_t filter_scan_budget_bytes = 64ULL * 1024 * 1024;
 constexpr std::size_t read_chunk_bytes = 64 * 1024;
+/// FilterLogEvents reads all selected streams side by side; their buffers share this budget.
+constexpr std::size_t merge_buffer_budget_bytes = 16 * 1024 * 1024;
+constexpr std::size_t min_merge_chunk_bytes = 4 * 1024;
 constexpr std::int64_t ms_per_day = 86'400'000;
+/// File times come from the kernel's coarse clock, event times from the precise one: allow for the lag.
+constexpr std::int64_t mtime_slack_ms = 1000;
 
 constexpr std::string_view invalid_token_message = "The specified nextToken is invalid.";
 constexpr std::string_view group_not_found_message = "The specified log group does not exist.";
@@ -254,10 +259,13 @@ std::optional<file_times> stat_times(int dirfd, const char* path, int flags) {
     return t;
 }
 
-/// One log stream file, opened, with the size it had when it was opened: everything a call reads stays
-/// within that snapshot so a page is consistent while the writer appends.
+unique_fd open_file(const fs::path& path) { return unique_fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)}; }
+
+/// One log stream file as it was when listed: everything a call reads stays within that snapshot (`end`) so a
+/// page is consistent while the writer appends. No descriptor is kept: a group can hold more streams than
+/// a process may open files.
 struct stream_file {
-    unique_fd fd;
+    fs::path path;
     std::string file_name;
     std::string name;
     std::uint64_t data_offset = 0;  // first byte after the header line
@@ -281,7 +289,7 @@ std::uint64_t complete_end(int fd, std::uint64_t from, std::uint64_t size) {
 /// Opens a stream file and reads its header. nullopt when it is not (yet) a stream: the writer's first
 /// flush may not have happened, or the file is something else.
 std::optional<stream_file> open_stream(const fs::path& path) {
-    unique_fd fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)};
+    const unique_fd fd = open_file(path);
     if (!fd) return std::nullopt;
     auto times = stat_times(fd.get(), "", AT_EMPTY_PATH);
     if (!times) return std::nullopt;
@@ -290,12 +298,12 @@ std::optional<stream_file> open_stream(const fs::path& path) {
     const auto nl = head.find('\n');
     if (nl == std::string::npos) return std::nullopt;
     stream_file s;
-    s.fd = std::move(fd);
+    s.path = path;
     s.file_name = path.filename().string();
     s.name = head.substr(stream_header.size(), nl - stream_header.size());
     s.data_offset = nl + 1;
     s.times = *times;
-    s.end = complete_end(s.fd.get(), s.data_offset, times->size);
+    s.end = complete_end(fd.get(), s.data_offset, times->size);
     return s;
 }
 
@@ -346,7 +354,11 @@ std::optional<std::pair<std::int64_t, std::string_view>> parse_event(std::string
 /// returned; `position()` is the offset of the next unread line.
 class forward_lines {
 public:
+    /// Reads through an open descriptor.
     forward_lines(int fd, std::uint64_t from, std::uint64_t to) : fd_(fd), pos_(from), to_(to) {}
+    /// Opens `path` for each chunk it reads (many of these may be live at once: one per merged stream).
+    forward_lines(fs::path path, std::uint64_t from, std::uint64_t to, std::size_t chunk_bytes)
+        : path_(std::move(path)), pos_(from), to_(to), chunk_bytes_(chunk_bytes) {}
 
     /// The next event line (damaged lines are skipped); nullopt at the end of the range.
     std::optional<event_line> next() {
@@ -376,8 +388,13 @@ private:
     bool fill() {
         const std::uint64_t read_from = pos_ + (buf_.size() - start_);
         if (read_from >= to_) return false;
-        const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(read_chunk_bytes, to_ - read_from));
-        std::string chunk = read_at(fd_, read_from, n);
+        const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_bytes_, to_ - read_from));
+        std::string chunk;
+        if (fd_ >= 0) {
+            chunk = read_at(fd_, read_from, n);
+        } else if (const unique_fd fd = open_file(path_); fd) {
+            chunk = read_at(fd.get(), read_from, n);
+        }
         if (chunk.empty()) return false;
         buf_.erase(0, start_);
         start_ = 0;
@@ -385,9 +402,11 @@ private:
         return true;
     }
 
-    int fd_;
+    int fd_ = -1;
+    fs::path path_;
     std::uint64_t pos_;
     std::uint64_t to_;
+    std::size_t chunk_bytes_ = read_chunk_bytes;
     std::string buf_;
     std::size_t start_ = 0;
 };
@@ -495,19 +514,21 @@ std::uint64_t lower_bound_time(int fd, std::uint64_t from, std::uint64_t to, std
 
 /// Timestamp of the first and the last event of a stream.
 std::pair<std::optional<std::int64_t>, std::optional<std::int64_t>> event_range(const stream_file& s) {
-    forward_lines first(s.fd.get(), s.data_offset, s.end);
+    const unique_fd fd = open_file(s.path);
+    if (!fd) return {std::nullopt, std::nullopt};
+    forward_lines first(fd.get(), s.data_offset, s.end);
     auto a = first.next();
     if (!a) return {std::nullopt, std::nullopt};
-    backward_lines last(s.fd.get(), s.data_offset, s.end);
+    backward_lines last(fd.get(), s.data_offset, s.end);
     auto b = last.prev();
     return {a->timestamp, b ? std::optional<std::int64_t>{b->timestamp} : a->timestamp};
 }
 
 /// A valid offset to resume a stream at: inside the snapshot and at a line start.
-bool is_line_start(const stream_file& s, std::uint64_t offset) {
+bool is_line_start(int fd, const stream_file& s, std::uint64_t offset) {
     if (offset < s.data_offset || offset > s.end) return false;
     if (offset == s.data_offset) return true;
-    const std::string before = read_at(s.fd.get(), offset - 1, 1);
+    const std::string before = read_at(fd, offset - 1, 1);
     return before == "\n";
 }
 
@@ -817,7 +838,9 @@ json output_event(const event_line& ev) {
     if (!s) return make_error(errc::resource_not_found, std::string(stream_not_found_message));
 
     // The time window [lo, hi) as offsets: startTime inclusive, endTime exclusive (AWS).
-    const int fd = s->fd.get();
+    const unique_fd file = open_file(s->path);
+    if (!file) return make_error(errc::resource_not_found, std::string(stream_not_found_message));
+    const int fd = file.get();
     const std::int64_t floor = std::max<std::int64_t>(start->value_or(0), c.retention_floor_ms());
     const std::uint64_t lo = floor > 0 ? lower_bound_time(fd, s->data_offset, s->end, floor) : s->data_offset;
     const std::uint64_t hi = *end_time ? lower_bound_time(fd, lo, s->end, **end_time) : s->end;
@@ -830,7 +853,7 @@ json output_event(const event_line& ev) {
         const bool ok_prefix = t.size() > 2 && (t[0] == 'f' || t[0] == 'b') && t[1] == '/';
         const char* first = t.data() + 2;
         const char* last = t.data() + t.size();
-        if (!ok_prefix || std::from_chars(first, last, off).ptr != last || !is_line_start(*s, off)) {
+        if (!ok_prefix || std::from_chars(first, last, off).ptr != last || !is_line_start(fd, *s, off)) {
             return invalid_parameter(std::string(invalid_token_message));
         }
         forward = t[0] == 'f';
@@ -957,24 +980,35 @@ json output_event(const event_line& ev) {
         std::optional<event_line> head;
         std::string head_message;
     };
+    auto streams = list_streams(*dir);
+    // Every merged stream holds a read buffer; with many streams they get smaller (lines still fit: a
+    // buffer grows to the longest line it meets).
+    const std::size_t chunk_bytes = std::clamp<std::size_t>(merge_buffer_budget_bytes / std::max<std::size_t>(1, streams.size()),
+                                                             min_merge_chunk_bytes, read_chunk_bytes);
     std::vector<cursor> cursors;
     json searched = json::array();
-    for (auto& s : list_streams(*dir)) {
+    for (auto& s : streams) {
         if (names && std::find(names->begin(), names->end(), s.name) == names->end()) continue;
         if (*prefix && s.name.rfind(**prefix, 0) != 0) continue;
         std::uint64_t from = s.data_offset;
-        if (auto r = resume.find(s.file_name); r != resume.end()) {
-            if (!is_line_start(s, r->second)) return invalid_parameter(std::string(invalid_token_message));
-            from = r->second;
-        } else if (s.times.mtime_ms < floor) {
+        auto r = resume.find(s.file_name);
+        if (r == resume.end() && s.times.mtime_ms + mtime_slack_ms < floor) {
             // Every event was written before its file's last modification: nothing at or after startTime.
             searched.push_back({{"logStreamName", s.name}, {"searchedCompletely", true}});
             continue;
-        } else if (floor > 0) {
-            from = lower_bound_time(s.fd.get(), s.data_offset, s.end, floor);
+        }
+        if (r != resume.end() || floor > 0) {
+            const unique_fd fd = open_file(s.path);
+            if (!fd) continue;  // removed by retention since it was listed
+            if (r != resume.end()) {
+                if (!is_line_start(fd.get(), s, r->second)) return invalid_parameter(std::string(invalid_token_message));
+                from = r->second;
+            } else {
+                from = lower_bound_time(fd.get(), s.data_offset, s.end, floor);
+            }
         }
         cursor cur{std::move(s), std::nullopt, std::nullopt, {}};
-        cur.lines.emplace(cur.file.fd.get(), from, cur.file.end);
+        cur.lines.emplace(cur.file.path, from, cur.file.end, chunk_bytes);
         cursors.push_back(std::move(cur));
     }
 

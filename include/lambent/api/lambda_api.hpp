@@ -53,6 +53,8 @@ public:
     void start_async_queue();
     /// Starts the provisioned workers recorded in the store (call once, after load()).
     void restore_provisioned();
+    /// Applies the log retention now (on the blocking pool) and then every hour; no-op without retention.
+    void start_log_retention();
     void stop();
 
     std::size_t body_limit(const http::request_header& header) override;
@@ -139,6 +141,7 @@ private:
     std::set<std::string> in_flight_;                     // queue_ ids being attempted now
     std::map<std::pair<std::string, std::string>, nlohmann::json> invoke_configs_;  // (function, qualifier)
     http::asio::steady_timer queue_timer_;
+    http::asio::steady_timer retention_timer_;
     std::shared_ptr<const logs::logs_api> logs_;
     bool stopped_ = false;
 };

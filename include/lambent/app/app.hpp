@@ -17,6 +17,7 @@ struct config {
     std::filesystem::path runtimes_dir;  // empty: next to the binary
     std::string log_level = "info";
     std::chrono::milliseconds async_retry_delay{std::chrono::minutes(1)};
+    int log_retention_days = 0;             // 0: keep function logs forever
     std::string sandbox = "on";             // on | off
     std::string sandbox_network = "egress"; // none | egress
 };

@@ -159,6 +159,39 @@ struct function_state {
 };
 function_state read_function_state(const nlohmann::json& get_function_body);
 
+/// A FilterLogEvents response page.
+struct log_event {
+    std::int64_t timestamp = 0;
+    std::string event_id;
+    std::string message;
+};
+struct filter_page {
+    std::vector<log_event> events;
+    std::optional<std::string> next_token;
+};
+/// errc::invalid_request_content when the body is not a FilterLogEvents response.
+[[nodiscard]] result<filter_page> decode_filter_page(std::string_view body);
+
+/// A ListFunctions response page; `functions` are the FunctionConfiguration objects as sent.
+struct function_page {
+    std::vector<nlohmann::json> functions;
+    std::optional<std::string> next_marker;
+};
+/// errc::invalid_request_content when the body is not a ListFunctions response.
+[[nodiscard]] result<function_page> decode_function_page(std::string_view body);
+
+/// The members of a FunctionConfiguration the commands print (empty/0 when absent).
+struct function_summary {
+    std::string name;
+    std::string runtime;
+    std::string handler;
+    int memory_mb = 0;
+    int timeout_s = 0;
+    std::string last_modified;
+    std::string code_sha256;
+};
+function_summary summarize_function(const nlohmann::json& configuration);
+
 /// One log event line as `lambent logs` prints it: `<ISO-8601 UTC time> <message>`.
 std::string format_log_event(std::int64_t timestamp_ms, std::string_view message);
 

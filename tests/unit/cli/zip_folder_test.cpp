@@ -86,6 +86,7 @@ TEST(zip_folder, stores_contents_with_modes_dirs_and_symlinks) {
     auto z = zip_folder(root);
     ASSERT_TRUE(z.has_value()) << z.error().message;
     EXPECT_EQ(z->entries, 7u);
+    EXPECT_EQ(z->files, 4u);
     const auto entries = read_back(z->bytes);
     std::vector<std::string> names;
     for (const auto& [name, s] : entries) names.push_back(name);
@@ -116,12 +117,11 @@ TEST(zip_folder, the_server_unpacks_it_with_an_executable_bootstrap) {
     EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "echo\n");
 }
 
-TEST(zip_folder, empty_folder_gives_an_empty_archive) {
+TEST(zip_folder, an_empty_folder_is_nothing_to_deploy) {
     temp_dir t;
     auto z = zip_folder(t.path);
-    ASSERT_TRUE(z.has_value()) << z.error().message;
-    EXPECT_EQ(z->entries, 0u);
-    EXPECT_TRUE(read_back(z->bytes).empty());
+    ASSERT_FALSE(z.has_value());
+    EXPECT_EQ(z.error().message, t.path.string() + " is empty: there is nothing to deploy");
 }
 
 TEST(zip_folder, refuses_what_is_not_a_package) {

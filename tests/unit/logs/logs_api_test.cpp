@@ -13,6 +13,9 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
+
+#include <sys/resource.h>
 #include <unistd.h>
 
 using lambent::logs::filter_pattern;
@@ -194,6 +197,38 @@ TEST_F(logs_api_test, describe_log_streams_pages_prefix_and_skips_unflushed_file
         "DescribeLogStreams", R"({"logGroupName":"/aws/lambda/fn","logStreamNamePrefix":"2025/12/05/"})"));
     ASSERT_EQ(prefixed.at("logStreams").size(), 1u);
     EXPECT_EQ(prefixed["logStreams"][0].at("logStreamName"), "2025/12/05/[$LATEST]" + std::string(32, 'f'));
+}
+
+TEST_F(logs_api_test, describe_log_streams_pages_in_every_order) {
+    // Stream x's last event is at t0 + x, names in the opposite order of their times.
+    const std::string letters = "abcdefg";
+    for (std::size_t i = 0; i < letters.size(); ++i) {
+        write_stream("fn", stream_name(letters[i]), {{t0 + 100 - static_cast<std::int64_t>(i), "m"}});
+    }
+    const auto pages = [&](json req) {
+        std::vector<std::string> seen;
+        for (int page = 0; page < 20; ++page) {
+            const auto res = ok(api().handle("DescribeLogStreams", req.dump()));
+            EXPECT_LE(res.at("logStreams").size(), 3u);
+            for (const auto& s : res.at("logStreams")) {
+                seen.push_back(std::string(1, s.at("logStreamName").get<std::string>().back()));
+            }
+            if (!res.contains("nextToken")) break;
+            req["nextToken"] = res["nextToken"];
+        }
+        std::string joined;
+        for (const auto& s : seen) joined += s;
+        return joined;
+    };
+    const auto with = [](json extra) {
+        extra["logGroupName"] = "/aws/lambda/fn";
+        extra["limit"] = 3;
+        return extra;
+    };
+    EXPECT_EQ(pages(with(json::object())), "abcdefg");
+    EXPECT_EQ(pages(with({{"descending", true}})), "gfedcba");
+    EXPECT_EQ(pages(with({{"orderBy", "LastEventTime"}})), "gfedcba");
+    EXPECT_EQ(pages(with({{"orderBy", "LastEventTime"}, {"descending", true}})), "abcdefg");
 }
 
 TEST_F(logs_api_test, describe_log_streams_errors) {
@@ -478,6 +513,26 @@ TEST_F(logs_api_test, filter_log_events_page_stops_at_one_megabyte) {
         "FilterLogEvents", json{{"logGroupName", "/aws/lambda/fn"}, {"nextToken", first["nextToken"]}}.dump()));
     ASSERT_EQ(second.at("events").size(), 2u);
     EXPECT_EQ(second["events"][1].at("message"), "tail");
+}
+
+TEST_F(logs_api_test, filter_log_events_reads_more_streams_than_open_files_allowed) {
+    constexpr int streams = 300;
+    for (int i = 0; i < streams; ++i) {
+        write_stream("fn", "2025/12/04/[$LATEST]" + fmt::format("{:032x}", i), {{t0 + i, "e" + std::to_string(i)}});
+    }
+    struct rlimit old {};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+    struct rlimit low = old;
+    low.rlim_cur = 64;
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+    const auto res = api().handle("FilterLogEvents", R"({"logGroupName":"/aws/lambda/fn","startTime":1})");
+    const auto streams_res = api().handle("DescribeLogStreams", R"({"logGroupName":"/aws/lambda/fn"})");
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &old), 0);
+    const auto events = ok(res).at("events");
+    ASSERT_EQ(events.size(), static_cast<std::size_t>(streams));
+    EXPECT_EQ(events[0].at("message"), "e0");
+    EXPECT_EQ(events[streams - 1].at("message"), "e" + std::to_string(streams - 1));
+    EXPECT_EQ(ok(streams_res).at("logStreams").size(), 50u);
 }
 
 TEST_F(logs_api_test, filter_log_events_errors) {
