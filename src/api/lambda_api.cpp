@@ -7,6 +7,7 @@
 #include "lambent/scheduler/scheduler.hpp"
 #include "lambent/store/store.hpp"
 
+#include <functional>
 #include <random>
 
 #include <boost/asio/co_spawn.hpp>
@@ -64,10 +65,13 @@ result<json> parse_body(const std::string& body) {
 }
 
 std::string make_trace_id() {
+    // Trace ids only need to be unique, not secret: a seeded PRNG instead of OpenSSL on the hot path.
+    thread_local std::mt19937_64 rng{std::random_device{}()};
     const auto secs = std::chrono::duration_cast<std::chrono::seconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
-    return fmt::format("Root=1-{:08x}-{};Parent={};Sampled=0", secs, codec::random_hex(12), codec::random_hex(8));
+    return fmt::format("Root=1-{:08x}-{:016x}{:08x};Parent={:016x};Sampled=0", secs, rng(),
+                       static_cast<std::uint32_t>(rng()), rng());
 }
 
 }  // namespace
@@ -469,9 +473,12 @@ result<std::size_t> page_size(const http::target& t, std::size_t cap) {
     return std::min<std::size_t>(static_cast<std::size_t>(v), cap);
 }
 
+/// One list item: its sort key and how to render it (only the items of the requested page are rendered).
+using list_item = std::pair<std::string, std::function<json()>>;
+
 /// Pages through `items` (sorted by key) after the opaque Marker; writes `list_key` and NextMarker.
-http::response paged(const http::target& t, const std::vector<std::pair<std::string, json>>& items,
-                     const char* list_key, std::size_t cap, const std::string& request_id) {
+http::response paged(const http::target& t, const std::vector<list_item>& items, const char* list_key,
+                     std::size_t cap, const std::string& request_id) {
     auto size = page_size(t, cap);
     if (!size) return error_response(size.error(), request_id);
     std::size_t start = 0;
@@ -484,7 +491,7 @@ http::response paged(const http::target& t, const std::vector<std::pair<std::str
     }
     json page = json::array();
     std::size_t i = start;
-    for (; i < items.size() && page.size() < *size; ++i) page.push_back(items[i].second);
+    for (; i < items.size() && page.size() < *size; ++i) page.push_back(items[i].second());
     json out{{list_key, page}};
     if (i < items.size()) out["NextMarker"] = codec::base64_encode(items[i - 1].first);
     return json_response(status::ok, out, request_id);
@@ -502,13 +509,17 @@ http::response lambda_api::list_functions(const call& c) {
         v.add(model::violations::quote(*fv), "functionVersion", "Member must satisfy enum value set: [ALL]");
         return error_response(v.as_error(), c.request_id);
     }
-    std::vector<std::pair<std::string, json>> items;
+    std::vector<list_item> items;
     items.reserve(functions_.size());
+    const auto& acct = options_.account;
     for (const auto& [name, e] : functions_) {
-        items.emplace_back(version_key(name, 0), model::to_wire(e.latest, options_.account, model::fc_view::list));
+        const auto* latest = &e.latest;
+        items.emplace_back(version_key(name, 0), [latest, &acct]() { return model::to_wire(*latest, acct, model::fc_view::list); });
         if (all) {
             for (const auto& [n, v] : e.versions) {
-                items.emplace_back(version_key(name, n), model::to_wire(v, options_.account, model::fc_view::list));
+                const auto* version = &v;
+                items.emplace_back(version_key(name, n),
+                                   [version, &acct]() { return model::to_wire(*version, acct, model::fc_view::list); });
             }
         }
     }
@@ -523,10 +534,13 @@ http::response lambda_api::list_versions(const call& c) {
         return error_response(make_error(errc::resource_not_found, not_found_message(options_.account, ref->name, std::nullopt)),
                               c.request_id);
     }
-    std::vector<std::pair<std::string, json>> items;
-    items.emplace_back(version_key("", 0), model::to_wire(e->latest, options_.account, model::fc_view::list));
+    std::vector<list_item> items;
+    const auto& acct = options_.account;
+    const auto* latest = &e->latest;
+    items.emplace_back(version_key("", 0), [latest, &acct]() { return model::to_wire(*latest, acct, model::fc_view::list); });
     for (const auto& [n, v] : e->versions) {
-        items.emplace_back(version_key("", n), model::to_wire(v, options_.account, model::fc_view::list));
+        const auto* version = &v;
+        items.emplace_back(version_key("", n), [version, &acct]() { return model::to_wire(*version, acct, model::fc_view::list); });
     }
     return paged(c.target, items, "Versions", 50, c.request_id);
 }
@@ -540,10 +554,13 @@ http::response lambda_api::list_aliases(const call& c) {
                               c.request_id);
     }
     const auto only = c.target.param("FunctionVersion");
-    std::vector<std::pair<std::string, json>> items;
+    std::vector<list_item> items;
+    const auto& acct = options_.account;
+    const std::string fn = ref->name;
     for (const auto& [name, a] : e->aliases) {
         if (only && a.function_version != *only) continue;
-        items.emplace_back(name, model::to_wire(a, ref->name, options_.account));
+        const auto* alias = &a;
+        items.emplace_back(name, [alias, fn, &acct]() { return model::to_wire(*alias, fn, acct); });
     }
     return paged(c.target, items, "Aliases", 50, c.request_id);
 }

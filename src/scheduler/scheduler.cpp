@@ -200,7 +200,8 @@ public:
 private:
     static asio::awaitable<void> watch_exit(std::shared_ptr<worker> self);
     static asio::awaitable<void> read_control(std::shared_ptr<worker> self);
-    long max_memory_mb() const;
+    long max_memory_mb();
+    long read_max_memory_mb() const;
     static asio::awaitable<void> read_output(std::shared_ptr<worker> self, int which);
     void on_exit(int wait_status);
     void feed(int which, std::string_view chunk);
@@ -221,6 +222,8 @@ private:
     asio::posix::stream_descriptor err_;
     asio::posix::stream_descriptor control_;  // sandbox: the jail's control socket
     bool provisioned_ = false;
+    long memory_mb_cache_ = 0;
+    steady::time_point memory_read_at_;
     sandbox::cgroup cgroup_;
     int uid_slot_ = -1;
     std::string setup_error_;
@@ -500,7 +503,16 @@ asio::awaitable<void> worker::read_control(std::shared_ptr<worker> self) {
     self->control_.close(ignored);
 }
 
-long worker::max_memory_mb() const {
+long worker::max_memory_mb() {
+    // Reading /proc or the cgroup costs more than the rest of a warm invoke: refresh at most every 250 ms.
+    const auto now = steady::now();
+    if (memory_mb_cache_ > 0 && now - memory_read_at_ < std::chrono::milliseconds(250)) return memory_mb_cache_;
+    memory_read_at_ = now;
+    memory_mb_cache_ = read_max_memory_mb();
+    return memory_mb_cache_;
+}
+
+long worker::read_max_memory_mb() const {
     if (!cgroup_.empty()) {
         return static_cast<long>((cgroup_.peak_bytes() + (1u << 20) - 1) >> 20);
     }
@@ -746,6 +758,7 @@ void worker::on_exit(int wait_status) {
     const state was = state_;
     state_ = state::dead;
     drain();
+    memory_mb_cache_ = 0;  // the REPORT of a dying worker shows its real peak (OOM: the limit)
     const bool oom = cgroup_.oom_killed();
     if (oom && current_ && !current_->finished) {
         const std::string id = current_->req.request_id;
