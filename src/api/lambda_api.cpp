@@ -112,6 +112,12 @@ void lambda_api::load() {
             if (!j.is_discarded()) {
                 it->second.provisioned[row.qualifier] = {j.value("requested", 0), j.value("last_modified_ms", std::int64_t{0})};
             }
+        } else if (row.kind == "url") {
+            auto j = json::parse(row.value, nullptr, false);
+            if (!j.is_discarded() && j.contains("id")) {
+                it->second.urls[row.qualifier] = j;
+                url_ids_[j["id"].get<std::string>()] = {row.function, row.qualifier};
+            }
         } else if (row.kind == "event_invoke_config") {
             auto j = json::parse(row.value, nullptr, false);
             if (!j.is_discarded()) invoke_configs_[{row.function, row.qualifier}] = j;
@@ -207,6 +213,9 @@ std::size_t lambda_api::body_limit(const http::request_header& header) {
     }
     if (s.size() == 4 && s[0] == "2014-11-13" && s[3] == "invoke-async") {
         return legacy_async_limit;
+    }
+    if (!s.empty() && s[0] == "lambda-url") {
+        return sync_payload_limit;
     }
     return default_body_limit;
 }
@@ -341,6 +350,17 @@ asio::awaitable<http::response> lambda_api::dispatch(call c) {
     // The CloudWatch Logs API (AWS JSON 1.1) shares the listener: POST / with X-Amz-Target (contract §10).
     if (s.empty() && m == bhttp::verb::post && c.req["X-Amz-Target"].starts_with("Logs_20140328.")) {
         co_return co_await logs_operation(std::move(c));
+    }
+    if (s.size() >= 2 && s[0] == "lambda-url") {
+        co_return co_await serve_function_url(std::move(c));
+    }
+    if (s.size() == 4 && s[0] == "2021-10-31" && s[1] == "functions" && (s[3] == "url" || s[3] == "urls")) {
+        if ((s[3] == "urls" && m == bhttp::verb::get) ||
+            (s[3] == "url" && (m == bhttp::verb::get || m == bhttp::verb::post || m == bhttp::verb::put ||
+                               m == bhttp::verb::delete_))) {
+            co_return co_await url_config_operation(std::move(c));
+        }
+        co_return wrong_method();
     }
     if (s.size() == 1 && s[0] == "metrics" && m == bhttp::verb::get) {
         co_return metrics_response(c);
@@ -808,6 +828,9 @@ asio::awaitable<http::response> lambda_api::delete_function(call c) {
     auto removed = co_await run_blocking(pool_, std::move(work));
     busy_.erase(name);
     if (!removed) co_return error_response(removed.error(), c.request_id);
+    for (auto it = url_ids_.begin(); it != url_ids_.end();) {
+        it = it->second.first == name ? url_ids_.erase(it) : std::next(it);
+    }
     functions_.erase(name);
     for (auto it = invoke_configs_.begin(); it != invoke_configs_.end();) {
         it = it->first.first == name ? invoke_configs_.erase(it) : std::next(it);

@@ -9,6 +9,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -168,6 +169,7 @@ int serve(const config& cfg) {
         return 1;
     }
 
+    api->set_public_url(fmt::format("http://{}:{}", bound->address().to_string(), bound->port()));
     spdlog::info("lambent serving listen={}:{} data_dir={} region={} account={} concurrency={} idle_ttl_ms={} "
                  "runtimes={} sandbox={} network={}",
                  bound->address().to_string(), bound->port(), st.data_dir().string(), cfg.region, cfg.account_id,

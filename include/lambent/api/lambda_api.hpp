@@ -53,6 +53,8 @@ public:
     void start_async_queue();
     /// Starts the provisioned workers recorded in the store (call once, after load()).
     void restore_provisioned();
+    /// The server's own base URL (`http://HOST:PORT`), for Function URLs; set once it listens.
+    void set_public_url(std::string url) { public_url_ = std::move(url); }
     /// Applies the log retention now (on the blocking pool) and then every hour; no-op without retention.
     void start_log_retention();
     void stop();
@@ -68,6 +70,7 @@ public:
         std::map<std::string, model::alias_record> aliases;
         std::optional<int> reserved_concurrency;
         std::map<std::string, std::pair<int, std::int64_t>> provisioned;  // qualifier -> (requested, last modified ms)
+        std::map<std::string, nlohmann::json> urls;  // qualifier ("" = $LATEST) -> Function URL config
         int last_version = 0;  // version numbers are never reused, even after a delete
     };
     const function_entry* find(const std::string& name) const;
@@ -109,6 +112,9 @@ private:
     http::asio::awaitable<http::response> logs_operation(call c);
     http::response metrics_response(const call& c) const;
     http::asio::awaitable<http::response> provisioned_operation(call c);
+    http::asio::awaitable<http::response> url_config_operation(call c);
+    http::asio::awaitable<http::response> serve_function_url(call c);
+    nlohmann::json url_wire(const std::string& function, const std::string& qualifier, bool with_modified) const;
     nlohmann::json provisioned_wire(const std::string& function, const std::string& qualifier) const;
 
     // The durable asynchronous queue (src/api/async_queue.cpp).
@@ -143,6 +149,8 @@ private:
     http::asio::steady_timer queue_timer_;
     http::asio::steady_timer retention_timer_;
     std::shared_ptr<const logs::logs_api> logs_;
+    std::string public_url_ = "http://127.0.0.1:9400";
+    std::map<std::string, std::pair<std::string, std::string>> url_ids_;  // url id -> (function, qualifier)
     bool stopped_ = false;
 };
 

@@ -1,0 +1,303 @@
+// Function URLs: Create/Get/Update/Delete/ListFunctionUrlConfig(s) and the HTTP endpoint that turns a request
+// into the payload format 2.0 event and the function's result into the HTTP response, by AWS's rules.
+//
+// URLs are served on the main listener under a path: http://HOST:PORT/lambda-url/<url id>/<path>.
+// AuthType AWS_IAM is accepted and stored but not enforced (requests are not signed-checked; see docs).
+
+#include "lambent/api/errors.hpp"
+#include "lambent/api/lambda_api.hpp"
+#include "lambent/common/blocking.hpp"
+#include "lambent/common/codec.hpp"
+#include "lambent/model/validation.hpp"
+#include "lambent/scheduler/scheduler.hpp"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <regex>
+
+namespace lambent::api {
+
+using nlohmann::json;
+using status = http::bhttp::status;
+namespace asio = http::asio;
+namespace bhttp = http::bhttp;
+
+namespace {
+
+http::response reply(status s, const json& body, const std::string& request_id) {
+    auto res = http::make_response(s, body.dump());
+    res.set("x-amzn-RequestId", request_id);
+    return res;
+}
+
+bool texty(std::string_view content_type) {
+    return content_type.empty() || content_type.starts_with("text/") || content_type.find("json") != std::string_view::npos ||
+           content_type.find("xml") != std::string_view::npos ||
+           content_type.find("x-www-form-urlencoded") != std::string_view::npos ||
+           content_type.find("javascript") != std::string_view::npos;
+}
+
+std::string lower(std::string_view v) {
+    std::string out(v);
+    for (auto& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return out;
+}
+
+}  // namespace
+
+json lambda_api::url_wire(const std::string& function, const std::string& qualifier, bool with_modified) const {
+    const auto& cfg = find(function)->urls.at(qualifier);
+    json out{{"FunctionUrl", fmt::format("{}/lambda-url/{}/", public_url_, cfg.at("id").get<std::string>())},
+             {"FunctionArn", qualifier.empty() ? options_.account.function_arn(function)
+                                               : options_.account.function_arn(function, qualifier)},
+             {"AuthType", cfg.at("AuthType")},
+             {"CreationTime", cfg.at("CreationTime")},
+             {"InvokeMode", cfg.value("InvokeMode", "BUFFERED")}};
+    if (cfg.contains("Cors")) out["Cors"] = cfg.at("Cors");
+    if (with_modified) out["LastModifiedTime"] = cfg.at("LastModifiedTime");
+    return out;
+}
+
+asio::awaitable<http::response> lambda_api::url_config_operation(call c) {
+    auto ref = model::parse_function_name(c.seg()[2], model::name_shape::function_name, options_.account);
+    if (!ref) co_return error_response(ref.error(), c.request_id);
+    const auto* e = find(ref->name);
+    if (e == nullptr) {
+        co_return error_response(make_error(errc::resource_not_found,
+                                            "Function not found: " + options_.account.function_arn(ref->name)),
+                                 c.request_id);
+    }
+    const std::string fn = ref->name;
+    if (c.seg()[3] == "urls") {
+        json items = json::array();
+        for (const auto& [q, cfg] : e->urls) items.push_back(url_wire(fn, q, true));
+        co_return reply(status::ok, json{{"FunctionUrlConfigs", items}}, c.request_id);
+    }
+    auto qualifier = model::merge_qualifier(*ref, c.target.param("Qualifier"));
+    if (!qualifier) co_return error_response(qualifier.error(), c.request_id);
+    const std::string q = qualifier->value_or("");
+    if (!q.empty()) {
+        // Function URLs attach to the function or to an alias, never to $LATEST or a version number.
+        static const std::regex alias_only("((?!^\\d+$)^[0-9a-zA-Z-_]+$)");
+        if (!std::regex_match(q, alias_only)) {
+            model::violations v;
+            v.add(model::violations::quote(q), "qualifier",
+                  "Member must satisfy regular expression pattern: ((?!^\\d+$)^[0-9a-zA-Z-_]+$)");
+            co_return error_response(v.as_error(), c.request_id);
+        }
+        if (e->aliases.count(q) == 0) {
+            co_return error_response(make_error(errc::resource_not_found, "The resource you requested does not exist."),
+                                     c.request_id);
+        }
+    }
+    const auto m = c.req.method();
+    const bool exists = e->urls.count(q) != 0;
+    const auto missing = [&]() {
+        return error_response(make_error(errc::resource_not_found, "The resource you requested does not exist."),
+                              c.request_id);
+    };
+    store::store* st = &store_;
+    if (m == bhttp::verb::get) {
+        if (!exists) co_return missing();
+        co_return reply(status::ok, url_wire(fn, q, true), c.request_id);
+    }
+    if (m == bhttp::verb::delete_) {
+        if (!exists) co_return missing();
+        const std::string id = e->urls.at(q).at("id");
+        auto drop = [st, fn, q]() { return st->delete_setting(fn, "url", q); };
+        auto removed = co_await run_blocking(pool_, std::move(drop));
+        if (!removed) co_return error_response(removed.error(), c.request_id);
+        url_ids_.erase(id);
+        if (auto it = functions_.find(fn); it != functions_.end()) it->second.urls.erase(q);
+        http::response res{status::no_content, 11};
+        res.set("x-amzn-RequestId", c.request_id);
+        co_return res;
+    }
+    const bool create = m == bhttp::verb::post;
+    if (create && exists) {
+        co_return error_response(make_error(errc::resource_conflict,
+                                            fmt::format("Failed to create function url config for [functionArn = {}]. "
+                                                        "Error message:  FunctionUrlConfig exists for this Lambda "
+                                                        "function",
+                                                        q.empty() ? options_.account.function_arn(fn)
+                                                                  : options_.account.function_arn(fn, q))),
+                                 c.request_id);
+    }
+    if (!create && !exists) co_return missing();
+    auto body = json::parse(c.req.body().empty() ? std::string("{}") : c.req.body(), nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+        co_return error_response(make_error(errc::invalid_request_content, "Could not parse request body into json"),
+                                 c.request_id);
+    }
+    json cfg = exists ? e->urls.at(q) : json::object();
+    model::violations v;
+    if (auto a = body.find("AuthType"); a != body.end() && !a->is_null()) {
+        if (!a->is_string() || (*a != "NONE" && *a != "AWS_IAM")) {
+            v.add(model::violations::quote(a->is_string() ? a->get<std::string>() : a->dump()), "authType",
+                  "Member must satisfy enum value set: [NONE, AWS_IAM]");
+        } else {
+            cfg["AuthType"] = *a;
+        }
+    } else if (create) {
+        v.add("null", "authType", "Member must not be null");
+    }
+    if (auto i = body.find("InvokeMode"); i != body.end() && !i->is_null()) {
+        if (*i != "BUFFERED" && *i != "RESPONSE_STREAM") {
+            v.add(model::violations::quote(i->is_string() ? i->get<std::string>() : i->dump()), "invokeMode",
+                  "Member must satisfy enum value set: [BUFFERED, RESPONSE_STREAM]");
+        } else {
+            cfg["InvokeMode"] = *i;
+        }
+    }
+    if (!v.empty()) co_return error_response(v.as_error(), c.request_id);
+    if (auto cors = body.find("Cors"); cors != body.end() && cors->is_object()) cfg["Cors"] = *cors;
+    const std::string now = codec::iso_timestamp(codec::now_ms());
+    if (create) {
+        cfg["id"] = codec::random_hex(16);
+        cfg["CreationTime"] = now;
+        if (!cfg.contains("InvokeMode")) cfg["InvokeMode"] = "BUFFERED";
+    }
+    cfg["LastModifiedTime"] = now;
+    const std::string text = cfg.dump();
+    auto save = [st, fn, q, text]() { return st->put_setting({fn, "url", q, text}); };
+    auto saved = co_await run_blocking(pool_, std::move(save));
+    if (!saved) co_return error_response(saved.error(), c.request_id);
+    if (auto it = functions_.find(fn); it != functions_.end()) it->second.urls[q] = cfg;
+    url_ids_[cfg.at("id").get<std::string>()] = {fn, q};
+    co_return reply(create ? status::created : status::ok, url_wire(fn, q, !create), c.request_id);
+}
+
+asio::awaitable<http::response> lambda_api::serve_function_url(call c) {
+    const auto not_found = [&]() {
+        auto res = http::make_response(status::not_found, R"({"Message":null})");
+        res.set("x-amzn-RequestId", c.request_id);
+        res.set("x-amzn-ErrorType", "AccessDeniedException");
+        return res;
+    };
+    auto target_it = url_ids_.find(c.seg()[1]);
+    if (target_it == url_ids_.end()) co_return not_found();
+    const auto [fn, q] = target_it->second;
+    const auto* e = find(fn);
+    if (e == nullptr) co_return not_found();
+    std::optional<std::string> qualifier;
+    if (!q.empty()) qualifier = q;
+    auto target = resolve(*e, qualifier, true);
+    if (!target) co_return not_found();
+
+    // The request as AWS's payload format 2.0 event.
+    std::string raw_path = "/";
+    for (std::size_t i = 2; i < c.seg().size(); ++i) raw_path += (i > 2 ? "/" : "") + c.seg()[i];
+    const std::string target_text(c.req.target());
+    const auto qpos = target_text.find('?');
+    const std::string raw_query = qpos == std::string::npos ? "" : target_text.substr(qpos + 1);
+    json headers = json::object();
+    json cookies = json::array();
+    for (const auto& field : c.req) {
+        const std::string name = lower(field.name_string());
+        const std::string value(field.value());
+        if (name == "cookie") {
+            std::size_t start = 0;
+            while (start < value.size()) {
+                auto end = value.find(';', start);
+                std::string cookie = value.substr(start, end == std::string::npos ? std::string::npos : end - start);
+                while (!cookie.empty() && cookie.front() == ' ') cookie.erase(0, 1);
+                if (!cookie.empty()) cookies.push_back(cookie);
+                if (end == std::string::npos) break;
+                start = end + 1;
+            }
+            continue;
+        }
+        headers[name] = headers.contains(name) ? headers[name].get<std::string>() + "," + value : value;
+    }
+    json query = json::object();
+    for (const auto& [k, val] : c.target.query) {
+        query[k] = query.contains(k) ? query[k].get<std::string>() + "," + val : val;
+    }
+    const auto now = codec::now_ms();
+    const std::string host = headers.value("host", public_url_.substr(public_url_.find("//") + 2));
+    json event{{"version", "2.0"},
+               {"routeKey", "$default"},
+               {"rawPath", raw_path},
+               {"rawQueryString", raw_query},
+               {"headers", headers},
+               {"requestContext",
+                {{"accountId", "anonymous"},
+                 {"apiId", c.seg()[1]},
+                 {"domainName", host},
+                 {"domainPrefix", c.seg()[1]},
+                 {"http",
+                  {{"method", std::string(c.req.method_string())},
+                   {"path", raw_path},
+                   {"protocol", "HTTP/1.1"},
+                   {"sourceIp", "127.0.0.1"},
+                   {"userAgent", headers.value("user-agent", "")}}},
+                 {"requestId", c.request_id},
+                 {"routeKey", "$default"},
+                 {"stage", "$default"},
+                 {"time", fmt::format("{:%d/%b/%Y:%H:%M:%S} +0000", fmt::gmtime(std::chrono::system_clock::to_time_t(now)))},
+                 {"timeEpoch", now.time_since_epoch().count()}}},
+               {"isBase64Encoded", false}};
+    if (!cookies.empty()) event["cookies"] = cookies;
+    if (!query.empty()) event["queryStringParameters"] = query;
+    if (!c.req.body().empty()) {
+        const bool text = texty(headers.value("content-type", ""));
+        event["body"] = text ? c.req.body() : codec::base64_encode(c.req.body());
+        event["isBase64Encoded"] = !text;
+    }
+
+    scheduler::invoke_request req;
+    req.function = *target->record;
+    req.invoked_arn = target->arn;
+    req.payload = event.dump(-1, ' ', false, json::error_handler_t::replace);
+    req.request_id = c.request_id;
+    req.trace_id = fmt::format("Root=1-{:08x}-{};Parent={};Sampled=0", now.time_since_epoch().count() / 1000,
+                               codec::random_hex(12), codec::random_hex(8));
+    auto res = co_await scheduler_.invoke(std::move(req));
+    if (res.failure) {
+        auto out = http::make_response(res.failure->code == errc::too_many_requests ? status::too_many_requests
+                                                                                    : status::bad_gateway,
+                                       R"({"Message":"Internal Server Error"})");
+        out.set("x-amzn-RequestId", c.request_id);
+        co_return out;
+    }
+    if (res.function_error) {
+        auto out = http::make_response(status::bad_gateway, "Internal Server Error", "text/plain");
+        out.set("x-amzn-RequestId", c.request_id);
+        out.set("x-amzn-ErrorType", "Unhandled");
+        co_return out;
+    }
+    // The result by AWS's rules: an object with statusCode is a full response; anything else is a 200 JSON body.
+    auto result = json::parse(res.body, nullptr, false);
+    if (!result.is_discarded() && result.is_object() && result.contains("statusCode")) {
+        const int code = result.value("statusCode", 200);
+        std::string body;
+        if (auto b = result.find("body"); b != result.end() && !b->is_null()) body = b->is_string() ? b->get<std::string>() : b->dump();
+        if (result.value("isBase64Encoded", false)) body = codec::base64_decode(body).value_or("");
+        http::response out{static_cast<status>(code), 11};
+        out.body() = std::move(body);
+        bool has_type = false;
+        if (auto h = result.find("headers"); h != result.end() && h->is_object()) {
+            for (const auto& [k, val] : h->items()) {
+                out.set(k, val.is_string() ? val.get<std::string>() : val.dump());
+                if (lower(k) == "content-type") has_type = true;
+            }
+        }
+        if (auto ck = result.find("cookies"); ck != result.end() && ck->is_array()) {
+            for (const auto& cookie : *ck) {
+                if (cookie.is_string()) out.insert(bhttp::field::set_cookie, cookie.get<std::string>());
+            }
+        }
+        if (!has_type) out.set(bhttp::field::content_type, "application/json");
+        out.set("x-amzn-RequestId", c.request_id);
+        co_return out;
+    }
+    // Not a response object: the value itself is the body (a JSON string is returned unquoted).
+    std::string body = !result.is_discarded() && result.is_string() ? result.get<std::string>() : res.body;
+    auto out = http::make_response(status::ok, std::move(body), "application/json");
+    out.set("x-amzn-RequestId", c.request_id);
+    co_return out;
+}
+
+}  // namespace lambent::api
