@@ -64,6 +64,20 @@ result<json> parse_body(const std::string& body) {
     }
 }
 
+/// ResourceConflictException while another change of the same function is in flight.
+error update_in_progress(const model::account_context& acct, const std::string& name) {
+    return make_error(errc::resource_conflict,
+                      "The operation cannot be performed at this time. An update is in progress for resource: " +
+                          acct.function_arn(name));
+}
+
+/// PreconditionFailedException for a stale RevisionId (functions and aliases).
+error revision_mismatch() {
+    return make_error(errc::precondition_failed,
+                      "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias "
+                      "API to retrieve the latest Revision Id");
+}
+
 std::string make_trace_id() {
     // Trace ids only need to be unique, not secret: a seeded PRNG instead of OpenSSL on the hot path.
     thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -640,16 +654,12 @@ asio::awaitable<http::response> lambda_api::publish_version(call c) {
     }
     const std::string revision = body->is_object() ? body->value("RevisionId", "") : "";
     if (!revision.empty() && revision != e->latest.revision_id) {
-        co_return error_response(make_error(errc::precondition_failed,
-                                            "The Revision Id provided does not match the latest Revision Id. Call the "
-                                            "GetFunction/GetAlias API to retrieve the latest Revision Id"),
+        co_return error_response(revision_mismatch(),
                                  c.request_id);
     }
     const std::string name = ref->name;
     if (busy_.count(name) != 0) {
-        co_return error_response(make_error(errc::resource_conflict,
-                                            "The operation cannot be performed at this time. An update is in progress "
-                                            "for resource: " + options_.account.function_arn(name)),
+        co_return error_response(update_in_progress(options_.account, name),
                                  c.request_id);
     }
     busy_.insert(name);
@@ -675,15 +685,11 @@ asio::awaitable<http::response> lambda_api::update_code(call c) {
                                  c.request_id);
     }
     if (busy_.count(ref->name) != 0) {
-        co_return error_response(make_error(errc::resource_conflict,
-                                            "The operation cannot be performed at this time. An update is in progress "
-                                            "for resource: " + options_.account.function_arn(ref->name)),
+        co_return error_response(update_in_progress(options_.account, ref->name),
                                  c.request_id);
     }
     if (update->revision_id && *update->revision_id != f->revision_id) {
-        co_return error_response(make_error(errc::precondition_failed,
-                                            "The Revision Id provided does not match the latest Revision Id. Call the "
-                                            "GetFunction/GetAlias API to retrieve the latest Revision Id"),
+        co_return error_response(revision_mismatch(),
                                  c.request_id);
     }
     const std::string name = ref->name;
@@ -747,15 +753,11 @@ asio::awaitable<http::response> lambda_api::update_configuration(call c) {
                                  c.request_id);
     }
     if (busy_.count(ref->name) != 0) {
-        co_return error_response(make_error(errc::resource_conflict,
-                                            "The operation cannot be performed at this time. An update is in progress "
-                                            "for resource: " + options_.account.function_arn(ref->name)),
+        co_return error_response(update_in_progress(options_.account, ref->name),
                                  c.request_id);
     }
     if (update->revision_id && *update->revision_id != f->revision_id) {
-        co_return error_response(make_error(errc::precondition_failed,
-                                            "The Revision Id provided does not match the latest Revision Id. Call the "
-                                            "GetFunction/GetAlias API to retrieve the latest Revision Id"),
+        co_return error_response(revision_mismatch(),
                                  c.request_id);
     }
     const std::string name = ref->name;
@@ -817,9 +819,7 @@ asio::awaitable<http::response> lambda_api::delete_function(call c) {
         co_return empty_response(status::no_content, c.request_id);
     }
     if (busy_.count(name) != 0) {
-        co_return error_response(make_error(errc::resource_conflict,
-                                            "The operation cannot be performed at this time. An update is in progress "
-                                            "for resource: " + options_.account.function_arn(name)),
+        co_return error_response(update_in_progress(options_.account, name),
                                  c.request_id);
     }
     busy_.insert(name);
@@ -927,9 +927,7 @@ asio::awaitable<http::response> lambda_api::alias_operation(call c) {
         auto it = e->aliases.find(alias_name);
         if (it == e->aliases.end()) co_return missing();
         if (request->revision_id && *request->revision_id != it->second.revision_id) {
-            co_return error_response(make_error(errc::precondition_failed,
-                                                "The Revision Id provided does not match the latest Revision Id. Call the "
-                                                "GetFunction/GetAlias API to retrieve the latest Revision Id"),
+            co_return error_response(revision_mismatch(),
                                      c.request_id);
         }
         next = it->second;
@@ -1191,9 +1189,7 @@ asio::awaitable<http::response> lambda_api::tag_resource(call c, bool remove) {
         }
     }
     if (busy_.count(ref->name) != 0) {
-        co_return error_response(make_error(errc::resource_conflict,
-                                            "The operation cannot be performed at this time. An update is in progress "
-                                            "for resource: " + options_.account.function_arn(ref->name)),
+        co_return error_response(update_in_progress(options_.account, ref->name),
                                  c.request_id);
     }
     const std::string name = ref->name;
