@@ -41,12 +41,6 @@ void log_failure(std::exception_ptr e) {
     }
 }
 
-http::response json_reply(status s, const json& body, const std::string& request_id) {
-    auto res = http::make_response(s, body.dump());
-    res.set("x-amzn-RequestId", request_id);
-    return res;
-}
-
 }  // namespace
 
 asio::awaitable<void> lambda_api::queue_destination_record(std::shared_ptr<lambda_api> self, store::async_event ev) {
@@ -155,8 +149,7 @@ asio::awaitable<void> lambda_api::run_event(std::shared_ptr<lambda_api> self, st
                 req.invoked_arn = again->arn;
                 req.payload = e.payload;
                 req.request_id = e.id;  // the same request id for every attempt, as AWS
-                req.trace_id = fmt::format("Root=1-{:08x}-{};Parent={};Sampled=0", e.enqueued_ms / 1000,
-                                           codec::random_hex(12), codec::random_hex(8));
+                req.trace_id = codec::xray_trace_id(e.enqueued_ms / 1000);
                 req.asynchronous = true;
                 auto res = co_await self->scheduler_.invoke(std::move(req));
                 if (self->stopped_) {
@@ -278,7 +271,7 @@ asio::awaitable<http::response> lambda_api::event_invoke_config_operation(call c
         for (const auto& [key, config] : invoke_configs_) {
             if (key.first == fn) items.push_back(config);
         }
-        co_return json_reply(status::ok, json{{"FunctionEventInvokeConfigs", items}}, c.request_id);
+        co_return json_response(status::ok, json{{"FunctionEventInvokeConfigs", items}}, c.request_id);
     }
     auto existing = invoke_configs_.find({fn, qualifier});
     const auto missing = [&]() {
@@ -288,7 +281,7 @@ asio::awaitable<http::response> lambda_api::event_invoke_config_operation(call c
     };
     if (m == bhttp::verb::get) {
         if (existing == invoke_configs_.end()) co_return missing();
-        co_return json_reply(status::ok, existing->second, c.request_id);
+        co_return json_response(status::ok, existing->second, c.request_id);
     }
     store::store* st = &store_;
     if (m == bhttp::verb::delete_) {
@@ -297,9 +290,7 @@ asio::awaitable<http::response> lambda_api::event_invoke_config_operation(call c
         auto removed = co_await run_blocking(pool_, std::move(drop));
         if (!removed) co_return error_response(removed.error(), c.request_id);
         invoke_configs_.erase({fn, qualifier});
-        http::response res{status::no_content, 11};
-        res.set("x-amzn-RequestId", c.request_id);
-        co_return res;
+        co_return empty_response(status::no_content, c.request_id);
     }
     auto body = json::parse(c.req.body().empty() ? std::string("{}") : c.req.body(), nullptr, false);
     if (body.is_discarded() || !body.is_object()) {
@@ -365,7 +356,7 @@ asio::awaitable<http::response> lambda_api::event_invoke_config_operation(call c
     auto saved = co_await run_blocking(pool_, std::move(save));
     if (!saved) co_return error_response(saved.error(), c.request_id);
     invoke_configs_[{fn, qualifier}] = config;
-    co_return json_reply(status::ok, config, c.request_id);
+    co_return json_response(status::ok, config, c.request_id);
 }
 
 }  // namespace lambent::api

@@ -59,4 +59,16 @@ http::response error_response(const error& e, const std::string& request_id) {
     return res;
 }
 
+http::response json_response(status s, const nlohmann::json& body, const std::string& request_id) {
+    auto res = http::make_response(s, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    res.set("x-amzn-RequestId", request_id);
+    return res;
+}
+
+http::response empty_response(status s, const std::string& request_id) {
+    http::response res{s, 11};
+    res.set("x-amzn-RequestId", request_id);
+    return res;
+}
+
 }  // namespace lambent::api

@@ -26,12 +26,6 @@ namespace bhttp = http::bhttp;
 
 namespace {
 
-http::response reply(status s, const json& body, const std::string& request_id) {
-    auto res = http::make_response(s, body.dump());
-    res.set("x-amzn-RequestId", request_id);
-    return res;
-}
-
 bool texty(std::string_view content_type) {
     return content_type.empty() || content_type.starts_with("text/") || content_type.find("json") != std::string_view::npos ||
            content_type.find("xml") != std::string_view::npos ||
@@ -73,7 +67,7 @@ asio::awaitable<http::response> lambda_api::url_config_operation(call c) {
     if (c.seg()[3] == "urls") {
         json items = json::array();
         for (const auto& [q, cfg] : e->urls) items.push_back(url_wire(fn, q, true));
-        co_return reply(status::ok, json{{"FunctionUrlConfigs", items}}, c.request_id);
+        co_return json_response(status::ok, json{{"FunctionUrlConfigs", items}}, c.request_id);
     }
     auto qualifier = model::merge_qualifier(*ref, c.target.param("Qualifier"));
     if (!qualifier) co_return error_response(qualifier.error(), c.request_id);
@@ -101,7 +95,7 @@ asio::awaitable<http::response> lambda_api::url_config_operation(call c) {
     store::store* st = &store_;
     if (m == bhttp::verb::get) {
         if (!exists) co_return missing();
-        co_return reply(status::ok, url_wire(fn, q, true), c.request_id);
+        co_return json_response(status::ok, url_wire(fn, q, true), c.request_id);
     }
     if (m == bhttp::verb::delete_) {
         if (!exists) co_return missing();
@@ -111,9 +105,7 @@ asio::awaitable<http::response> lambda_api::url_config_operation(call c) {
         if (!removed) co_return error_response(removed.error(), c.request_id);
         url_ids_.erase(id);
         if (auto it = functions_.find(fn); it != functions_.end()) it->second.urls.erase(q);
-        http::response res{status::no_content, 11};
-        res.set("x-amzn-RequestId", c.request_id);
-        co_return res;
+        co_return empty_response(status::no_content, c.request_id);
     }
     const bool create = m == bhttp::verb::post;
     if (create && exists) {
@@ -166,7 +158,7 @@ asio::awaitable<http::response> lambda_api::url_config_operation(call c) {
     if (!saved) co_return error_response(saved.error(), c.request_id);
     if (auto it = functions_.find(fn); it != functions_.end()) it->second.urls[q] = cfg;
     url_ids_[cfg.at("id").get<std::string>()] = {fn, q};
-    co_return reply(create ? status::created : status::ok, url_wire(fn, q, !create), c.request_id);
+    co_return json_response(create ? status::created : status::ok, url_wire(fn, q, !create), c.request_id);
 }
 
 asio::awaitable<http::response> lambda_api::serve_function_url(call c) {
@@ -252,8 +244,7 @@ asio::awaitable<http::response> lambda_api::serve_function_url(call c) {
     req.invoked_arn = target->arn;
     req.payload = event.dump(-1, ' ', false, json::error_handler_t::replace);
     req.request_id = c.request_id;
-    req.trace_id = fmt::format("Root=1-{:08x}-{};Parent={};Sampled=0", now.time_since_epoch().count() / 1000,
-                               codec::random_hex(12), codec::random_hex(8));
+    req.trace_id = codec::xray_trace_id(now.time_since_epoch().count() / 1000);
     auto res = co_await scheduler_.invoke(std::move(req));
     if (res.failure) {
         auto out = http::make_response(res.failure->code == errc::too_many_requests ? status::too_many_requests

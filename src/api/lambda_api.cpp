@@ -34,18 +34,6 @@ constexpr std::size_t legacy_async_limit = 262144;   // InvokeAsync: 256 KB
 constexpr std::size_t default_body_limit = 1048576;
 constexpr std::size_t log_tail_bytes = 4096;
 
-http::response json_response(status s, const json& body, const std::string& request_id) {
-    auto res = http::make_response(s, body.dump(-1, ' ', false, json::error_handler_t::replace));
-    res.set("x-amzn-RequestId", request_id);
-    return res;
-}
-
-http::response empty_response(status s, const std::string& request_id) {
-    http::response res{s, 11};
-    res.set("x-amzn-RequestId", request_id);
-    return res;
-}
-
 std::string not_found_message(const model::account_context& acct, const std::string& name,
                               const std::optional<std::string>& qualifier) {
     return "Function not found: " + (qualifier ? acct.function_arn(name, *qualifier) : acct.function_arn(name));
@@ -78,15 +66,6 @@ error revision_mismatch() {
                       "API to retrieve the latest Revision Id");
 }
 
-std::string make_trace_id() {
-    // Trace ids only need to be unique, not secret: a seeded PRNG instead of OpenSSL on the hot path.
-    thread_local std::mt19937_64 rng{std::random_device{}()};
-    const auto secs = std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
-    return fmt::format("Root=1-{:08x}-{:016x}{:08x};Parent={:016x};Sampled=0", secs, rng(),
-                       static_cast<std::uint32_t>(rng()), rng());
-}
 
 }  // namespace
 
@@ -1319,7 +1298,10 @@ asio::awaitable<http::response> lambda_api::invoke(call c, bool legacy_async) {
     req.request_id = c.request_id;
     req.client_context = std::move(client_context);
     std::string trace(c.req["X-Amzn-Trace-Id"]);
-    req.trace_id = trace.empty() ? make_trace_id() : trace;
+    req.trace_id = trace.empty() ? codec::xray_trace_id(std::chrono::duration_cast<std::chrono::seconds>(
+                                                             std::chrono::system_clock::now().time_since_epoch())
+                                                             .count())
+                                  : trace;
     req.want_log_tail = log_type == "Tail";
 
     if (type == "Event") {

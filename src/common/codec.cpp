@@ -8,6 +8,7 @@
 #include <openssl/rand.h>
 
 #include <array>
+#include <random>
 #include <cctype>
 #include <ctime>
 
@@ -84,6 +85,12 @@ std::string random_hex(std::size_t n) {
     std::string bytes(n, '\0');
     RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(n));
     return hex(bytes);
+}
+
+std::string xray_trace_id(std::int64_t epoch_seconds) {
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    return fmt::format("Root=1-{:08x}-{:016x}{:08x};Parent={:016x};Sampled=0", epoch_seconds, rng(),
+                       static_cast<std::uint32_t>(rng()), rng());
 }
 
 sys_ms now_ms() {

@@ -4,6 +4,8 @@
 #include "lambent/common/error.hpp"
 #include "lambent/http/server.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <string>
 
 namespace lambent::api {
@@ -14,5 +16,11 @@ http::bhttp::status error_status(errc code);
 
 /// A complete restJson1 error response with `x-amzn-RequestId`.
 http::response error_response(const error& e, const std::string& request_id);
+
+/// A JSON success response with `x-amzn-RequestId` (bytes that are not UTF-8 are replaced, not fatal).
+http::response json_response(http::bhttp::status s, const nlohmann::json& body, const std::string& request_id);
+
+/// A bodiless response (204, 202) with `x-amzn-RequestId`.
+http::response empty_response(http::bhttp::status s, const std::string& request_id);
 
 }  // namespace lambent::api

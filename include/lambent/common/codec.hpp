@@ -23,6 +23,10 @@ std::string uuid4();
 /// `n` random bytes as lowercase hex (2n characters).
 std::string random_hex(std::size_t n);
 
+/// An X-Ray trace header `Root=1-<8 hex epoch s>-<24 hex>;Parent=<16 hex>;Sampled=0`. Ids only need to be
+/// unique, not secret: a seeded PRNG, cheap enough for the invoke path.
+std::string xray_trace_id(std::int64_t epoch_seconds);
+
 using sys_ms = std::chrono::time_point<std::chrono::system_clock, std::chrono::milliseconds>;
 sys_ms now_ms();
 /// Lambda's `LastModified` form: `2024-05-01T12:34:56.789+0000`.
