@@ -497,13 +497,15 @@ def _setup_sys_path():
     def same(a, b):
         return os.path.realpath(a or ".") == os.path.realpath(b)
 
+    # Layers are at /opt; without a mount namespace (no sandbox, not root) the server points here instead.
+    opt = os.environ.get("_LAMBENT_OPT_DIR") or "/opt"
     version = "python{}.{}".format(*sys.version_info[:2])
-    front = [_TASK_ROOT, "/opt/python/lib/{}/site-packages".format(version)]
+    front = [_TASK_ROOT, "{}/python/lib/{}/site-packages".format(opt, version)]
     declared = _runtime_minor_version()
     if declared is not None and declared != sys.version_info[1]:
         # Layers built for the function's declared runtime (python3.Y) are searched as well.
-        front.append("/opt/python/lib/python3.{}/site-packages".format(declared))
-    front.append("/opt/python")
+        front.append("{}/python/lib/python3.{}/site-packages".format(opt, declared))
+    front.append("{}/python".format(opt))
     own_dirs = (_RUNTIME_DIR, os.path.dirname(_THIS_FILE))
     rest = [p for p in sys.path
             if not any(same(p, d) for d in own_dirs) and not any(same(p, f) for f in front)]

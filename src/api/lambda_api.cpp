@@ -94,6 +94,14 @@ void lambda_api::load() {
         auto it = functions_.find(fn);
         if (it != functions_.end()) it->second.aliases.emplace(a.name, std::move(a));
     }
+    for (auto& l : rows.layers) {
+        auto& entry = layers_[l.name];
+        entry.last_version = std::max(entry.last_version, l.version);
+        entry.versions.emplace(l.version, std::move(l));
+    }
+    for (const auto& [layer, last] : rows.layer_last_versions) {
+        layers_[layer].last_version = std::max(layers_[layer].last_version, last);
+    }
     for (const auto& row : rows.settings) {
         auto it = functions_.find(row.function);
         if (it == functions_.end()) continue;
@@ -207,6 +215,9 @@ std::size_t lambda_api::body_limit(const http::request_header& header) {
     if (s.size() == 4 && s[0] == "2014-11-13" && s[3] == "invoke-async") {
         return legacy_async_limit;
     }
+    if (s.size() == 4 && s[0] == "2018-10-31" && s[1] == "layers" && s[3] == "versions") {
+        return create_body_limit;  // PublishLayerVersion carries a ZIP like CreateFunction
+    }
     if (!s.empty() && s[0] == "lambda-url") {
         return sync_payload_limit;
     }
@@ -220,6 +231,7 @@ http::response lambda_api::too_large(const http::request_header& header, std::si
     if (s.size() == 2 && s[1] == "functions") operation = "CreateFunction";
     else if (s.size() == 4 && s[3] == "code") operation = "UpdateFunctionCode";
     else if (s.size() == 4 && (s[3] == "invocations" || s[3] == "invoke-async")) operation = "InvokeFunction";
+    else if (s.size() == 4 && s[1] == "layers" && s[3] == "versions") operation = "PublishLayerVersion";
     return error_response(make_error(errc::request_too_large,
                                      fmt::format("Request must be smaller than {} bytes for the {} operation", limit,
                                                  operation)),
@@ -336,6 +348,17 @@ asio::awaitable<http::response> lambda_api::dispatch(call c) {
         if (m == bhttp::verb::get) co_return account_settings(c);
         co_return wrong_method();
     }
+    if (s.size() >= 2 && s[0] == "2018-10-31" && s[1] == "layers") {
+        const bool layers = s.size() == 2 && m == bhttp::verb::get;
+        const bool versions = s.size() == 4 && s[3] == "versions" && (m == bhttp::verb::get || m == bhttp::verb::post);
+        const bool version = s.size() == 5 && s[3] == "versions" && (m == bhttp::verb::get || m == bhttp::verb::delete_);
+        if (layers || versions || version) co_return co_await layer_operation(std::move(c));
+        co_return wrong_method();
+    }
+    if (s.size() == 4 && s[0] == "_lambent" && s[1] == "layers") {
+        if (m == bhttp::verb::get) co_return download_layer(c);
+        co_return wrong_method();
+    }
     if (s.size() == 4 && s[0] == "_lambent" && s[1] == "code") {
         if (m == bhttp::verb::get) co_return download_code(c);
         co_return wrong_method();
@@ -395,15 +418,27 @@ asio::awaitable<http::response> lambda_api::create_function(call c) {
     if (functions_.count(name) != 0 || busy_.count(name) != 0) {
         co_return error_response(make_error(errc::resource_conflict, "Function already exist: " + name), c.request_id);
     }
+    std::vector<model::function_layer> layers;
+    if (parsed->layer_arns) {
+        auto resolved_layers = resolve_layers(*parsed->layer_arns);
+        if (!resolved_layers) co_return error_response(resolved_layers.error(), c.request_id);
+        layers = std::move(*resolved_layers);
+    }
     busy_.insert(name);
     store::store* st = &store_;
-    auto work = [st, zip = std::move(parsed->zip)]() { return st->put_code(zip); };
+    auto work = [st, zip = std::move(parsed->zip), layers]() -> result<store::code_blob> {
+        auto blob = st->put_code(zip);
+        if (!blob) return blob;
+        if (auto ready = prepare_layers(st, blob->unzipped_bytes, layers); !ready) return ready.error();
+        return blob;
+    };
     auto blob = co_await run_blocking(pool_, std::move(work));
     if (!blob) {
         busy_.erase(name);
         co_return error_response(blob.error(), c.request_id);
     }
     model::function_record rec = std::move(parsed->record);
+    rec.layers = std::move(layers);
     rec.code_sha256_hex = blob->sha256_hex;
     rec.code_size = blob->size;
     rec.last_modified_ms = codec::now_ms().time_since_epoch().count();
@@ -674,7 +709,12 @@ asio::awaitable<http::response> lambda_api::update_code(call c) {
     const std::string name = ref->name;
     busy_.insert(name);
     store::store* st = &store_;
-    auto work = [st, zip = std::move(update->zip)]() { return st->put_code(zip); };
+    auto work = [st, zip = std::move(update->zip), layers = f->layers]() -> result<store::code_blob> {
+        auto blob = st->put_code(zip);
+        if (!blob) return blob;
+        if (auto ready = prepare_layers(st, blob->unzipped_bytes, layers); !ready) return ready.error();
+        return blob;
+    };
     auto blob = co_await run_blocking(pool_, std::move(work));
     if (!blob) {
         busy_.erase(name);
@@ -745,7 +785,25 @@ asio::awaitable<http::response> lambda_api::update_configuration(call c) {
     model::apply_configuration(next, *update);
     next.last_modified_ms = codec::now_ms().time_since_epoch().count();
     next.revision_id = codec::uuid4();
+    if (update->layer_arns) {
+        auto resolved_layers = resolve_layers(*update->layer_arns);
+        if (!resolved_layers) co_return error_response(resolved_layers.error(), c.request_id);
+        next.layers = std::move(*resolved_layers);
+    }
     busy_.insert(name);
+    if (update->layer_arns && !next.layers.empty()) {
+        store::store* st = &store_;
+        auto prepare = [st, sha = next.code_sha256_hex, layers = next.layers]() -> result<void> {
+            auto code_bytes = st->unpacked_bytes(sha);
+            if (!code_bytes) return code_bytes.error();
+            return prepare_layers(st, *code_bytes, layers);
+        };
+        auto ready = co_await run_blocking(pool_, std::move(prepare));
+        if (!ready) {
+            busy_.erase(name);
+            co_return error_response(ready.error(), c.request_id);
+        }
+    }
     auto saved = co_await commit(std::move(next), expected);
     busy_.erase(name);
     if (!saved) co_return error_response(saved.error(), c.request_id);

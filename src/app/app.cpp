@@ -150,8 +150,14 @@ int serve(const config& cfg) {
     {
         std::set<std::string> referenced;
         const auto rows = st.load_catalog();
-        for (const auto& f : rows.functions) referenced.insert(f.code_sha256_hex);
-        for (const auto& v : rows.versions) referenced.insert(v.code_sha256_hex);
+        for (const auto* list : {&rows.functions, &rows.versions}) {
+            for (const auto& f : *list) {
+                referenced.insert(f.code_sha256_hex);
+                for (const auto& l : f.layers) referenced.insert(l.sha256_hex);  // kept even if the layer is deleted
+                if (!f.layers.empty()) referenced.insert(store::store::opt_id(f.layer_shas()));
+            }
+        }
+        for (const auto& l : rows.layers) referenced.insert(l.code_sha256_hex);
         st.collect_garbage(referenced);
     }
 

@@ -1,7 +1,7 @@
 // lambent-jail: the launcher every worker is started through. Small, single-threaded, synchronous, and the
 // only place where a process is contained (style.md: security boundaries are explicit modules).
 //
-//   lambent-jail [--sandbox] [--task DIR] [--runtime DIR] [--tmp-mb N] [--cwd DIR] [--uid U --gid G]
+//   lambent-jail [--sandbox] [--task DIR] [--runtime DIR] [--opt DIR] [--tmp-mb N] [--cwd DIR] [--uid U --gid G]
 //                [--cgroup PROCS_FILE]... [--seccomp-fd N] [--control-fd N] [--net none|egress]
 //                [--slirp PATH] [--nofile N] [--nproc N] -- PROGRAM ARGS...
 //
@@ -55,6 +55,7 @@ struct options {
     bool sandbox = false;
     const char* task = nullptr;
     const char* runtime = nullptr;
+    const char* opt = nullptr;  // the function's layers, merged: read-only at /opt
     const char* cwd = "/var/task";
     long tmp_mb = 512;
     long uid = -1;
@@ -117,7 +118,7 @@ bool exists(const std::string& path, bool* is_dir) {
 // ---- legacy mode (no sandbox) ---------------------------------------------------------------------
 
 [[noreturn]] void run_unsandboxed(const options& o) {
-    if (o.task != nullptr || o.runtime != nullptr) {
+    if (o.task != nullptr || o.runtime != nullptr || o.opt != nullptr) {
         if (::unshare(CLONE_NEWNS) != 0) fail("unshare(CLONE_NEWNS)");
         if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) fail("make mounts private");
         if (o.task != nullptr) {
@@ -128,6 +129,7 @@ bool exists(const std::string& path, bool* is_dir) {
             ::mkdir("/var/runtime", 0755);
             bind_read_only(o.runtime, "/var/runtime", true);
         }
+        if (o.opt != nullptr) bind_read_only(o.opt, "/opt", true);
         if (o.tmp_mb > 0) {
             const std::string opts = "size=" + std::to_string(o.tmp_mb) + "m,mode=1777";
             if (::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts.c_str()) != 0) fail("mount /tmp");
@@ -202,7 +204,11 @@ void build_root(const options& o) {
     ::mkdir((root + "/var").c_str(), 0755);
     bind_read_only(o.task, root + "/var/task", true);
     bind_read_only(o.runtime, root + "/var/runtime", true);
-    ::mkdir((root + "/opt").c_str(), 0755);
+    if (o.opt != nullptr) {
+        bind_read_only(o.opt, root + "/opt", true);
+    } else {
+        ::mkdir((root + "/opt").c_str(), 0755);
+    }
 
     ::mkdir((root + "/.old").c_str(), 0700);
     if (::syscall(SYS_pivot_root, root.c_str(), (root + "/.old").c_str()) != 0) fail("pivot_root");
@@ -473,6 +479,7 @@ int main(int argc, char** argv) {
         const char* v = argv[++i];
         if (a == "--task") o.task = v;
         else if (a == "--runtime") o.runtime = v;
+        else if (a == "--opt") o.opt = v;
         else if (a == "--cwd") o.cwd = v;
         else if (a == "--tmp-mb") o.tmp_mb = std::strtol(v, nullptr, 10);
         else if (a == "--uid") o.uid = std::strtol(v, nullptr, 10);

@@ -45,6 +45,11 @@ json to_wire(const function_record& f, const account_context& acct, fc_view view
         j["Environment"] = json{{"Variables", *f.environment}};
     }
     j["TracingConfig"] = json{{"Mode", f.tracing_mode}};
+    if (!f.layers.empty()) {
+        json layers = json::array();
+        for (const auto& l : f.layers) layers.push_back(json{{"Arn", l.arn}, {"CodeSize", l.code_size}});
+        j["Layers"] = layers;
+    }
     j["RevisionId"] = f.revision_id;
     switch (view) {
     case fc_view::create:
@@ -111,6 +116,14 @@ json to_storage(const function_record& f) {
     if (f.environment) {
         j["environment"] = *f.environment;
     }
+    if (!f.layers.empty()) {
+        json layers = json::array();
+        for (const auto& l : f.layers) {
+            layers.push_back(json{{"arn", l.arn}, {"code_size", l.code_size}, {"sha256_hex", l.sha256_hex},
+                                  {"unzipped_bytes", l.unzipped_bytes}});
+        }
+        j["layers"] = layers;
+    }
     if (f.logging.application_log_level) {
         j["application_log_level"] = *f.logging.application_log_level;
     }
@@ -151,6 +164,12 @@ function_record from_storage(const json& j) {
     f.version = j.value("version", "$LATEST");
     f.tags = j.value("tags", std::map<std::string, std::string>{});
     f.echoed = j.value("echoed", json::object());
+    if (auto it = j.find("layers"); it != j.end() && it->is_array()) {
+        for (const auto& l : *it) {
+            f.layers.push_back({l.value("arn", ""), l.value("code_size", std::int64_t{0}), l.value("sha256_hex", ""),
+                                l.value("unzipped_bytes", std::uint64_t{0})});
+        }
+    }
     return f;
 }
 

@@ -1,6 +1,7 @@
 #include "lambent/model/validation.hpp"
 
 #include "lambent/common/codec.hpp"
+#include "lambent/model/layer.hpp"
 
 #include <fmt/format.h>
 
@@ -440,6 +441,12 @@ result<std::string> decode_zip_file(const json& code_or_body, bool in_code_objec
 
 bool is_supported_runtime(std::string_view runtime) { return contains(supported_runtimes, runtime); }
 
+bool is_model_runtime(std::string_view runtime) {
+    if (contains(creatable_runtimes, runtime) || contains(supported_runtimes, runtime)) return true;
+    return std::any_of(deprecated_runtimes.begin(), deprecated_runtimes.end(),
+                       [runtime](const auto& p) { return runtime == p.first; });
+}
+
 result<function_ref> parse_function_name(std::string_view value, name_shape shape, const account_context& acct) {
     const std::size_t max_len = shape == name_shape::function_name ? 140 : 256;
     const auto pattern = shape == name_shape::function_name ? function_name_pattern : namespaced_name_pattern;
@@ -585,9 +592,8 @@ result<create_request> decode_create_function(const json& body, const account_co
         return make_error(errc::invalid_parameter_value,
                           "Runtime and Handler are mandatory parameters for functions created with deployment packages.");
     }
-    if (auto layers = body.find("Layers"); layers != body.end() && layers->is_array() && !layers->empty()) {
-        return make_error(errc::invalid_parameter_value, "Layers are not supported by this Lambent server yet.");
-    }
+    auto layers = decode_function_layers(body);
+    if (!layers) return layers.error();
     auto zip = decode_zip_file(**code, true);
     if (!zip) return zip.error();
 
@@ -604,6 +610,7 @@ result<create_request> decode_create_function(const json& body, const account_co
     }
     req.zip = std::move(*zip);
     req.publish = publish->value_or(false);
+    req.layer_arns = std::move(*layers);
     return req;
 }
 
@@ -617,12 +624,12 @@ result<configuration_update> decode_update_configuration(const json& body) {
     if (!v.empty()) {
         return v.as_error();
     }
-    if (auto layers = body.find("Layers"); layers != body.end() && layers->is_array() && !layers->empty()) {
-        return make_error(errc::invalid_parameter_value, "Layers are not supported by this Lambent server yet.");
-    }
+    auto layers = decode_function_layers(body);
+    if (!layers) return layers.error();
     auto revision = get_string(body, "RevisionId");
     if (!revision) return revision.error();
     configuration_update u;
+    u.layer_arns = std::move(*layers);
     u.body = body;
     u.revision_id = *revision;
     return u;

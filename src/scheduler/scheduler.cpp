@@ -216,6 +216,7 @@ private:
     std::shared_ptr<pool> pool_;
     std::shared_ptr<http::server> runtime_api_;
     std::string runtime_api_address_;
+    std::string opt_dir_ = "/opt";  // the function's layers as it sees them (the merged tree without a mount namespace)
     pid_t pid_ = -1;
     asio::posix::stream_descriptor pidfd_;
     asio::posix::stream_descriptor out_;
@@ -309,12 +310,17 @@ std::vector<std::string> worker::environment(const std::string& runtime_dir, con
     set("TZ", ":UTC");
     set("LANG", "en_US.UTF-8");
     set("LC_CTYPE", "C.UTF-8");
-    set("PATH", "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin");
+    // Layer paths as on AWS (contract §6.2); opt_dir_ is /opt except without a mount namespace.
+    set("PATH", fmt::format("/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:{}/bin", opt_dir_));
     set("LD_LIBRARY_PATH",
-        fmt::format("/var/lang/lib:/lib64:/usr/lib64:{0}:{0}/lib:{1}:{1}/lib:/opt/lib", runtime_dir, task_root));
+        fmt::format("/var/lang/lib:/lib64:/usr/lib64:{0}:{0}/lib:{1}:{1}/lib:{2}/lib", runtime_dir, task_root, opt_dir_));
+    if (opt_dir_ != "/opt") set("_LAMBENT_OPT_DIR", opt_dir_);  // the runtimes' /opt/python etc. live here
     if (pool_->spec.family == "python") set("PYTHONPATH", runtime_dir);
     if (pool_->spec.family == "nodejs") {
-        set("NODE_PATH", fmt::format("/opt/nodejs/node_modules:{0}/node_modules:{0}:{1}", runtime_dir, task_root));
+        // nodejs20.x → /opt/nodejs/node20/node_modules first, as AWS does.
+        const std::string major = f.runtime.substr(6, f.runtime.find('.') - 6);
+        set("NODE_PATH", fmt::format("{2}/nodejs/node{3}/node_modules:{2}/nodejs/node_modules:{0}/node_modules:{0}:{1}",
+                                     runtime_dir, task_root, opt_dir_, major));
     }
     set("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR");
     set("AWS_XRAY_DAEMON_ADDRESS", "169.254.79.129:2000");
@@ -361,6 +367,13 @@ result<void> worker::start() {
     const bool mount = sched_->options.mount_code || sandboxed;
     const std::string task_root = mount ? "/var/task" : code_dir.string();
     const std::string runtime_dir = mount ? "/var/runtime" : runtime_host_dir.string();
+    std::string opt_host;  // the layers merged in order (normally built when the function was configured)
+    if (!f.layers.empty()) {
+        auto merged = sched_->store.ensure_opt(f.layer_shas());
+        if (!merged) return merged.error();
+        opt_host = merged->string();
+        opt_dir_ = mount ? "/opt" : opt_host;
+    }
 
     const auto started = codec::now_ms();
     log_ = std::make_unique<logs::log_stream>(
@@ -392,11 +405,17 @@ result<void> worker::start() {
         args.insert(args.end(), {"--task", code_dir.string(), "--runtime", runtime_host_dir.string(), "--tmp-mb",
                                  std::to_string(f.ephemeral_storage_mb)});
     }
+    if (mount && !opt_host.empty()) args.insert(args.end(), {"--opt", opt_host});
     args.insert(args.end(), {"--cwd", task_root, "--"});
     for (const auto& part : pool_->spec.command) {
         std::string a = part;
         if (auto pos = a.find("{runtime_dir}"); pos != std::string::npos) a.replace(pos, 13, runtime_dir);
         if (auto pos = a.find("{task_root}"); pos != std::string::npos) a.replace(pos, 11, task_root);
+        // A custom runtime may come from a layer: /opt/bootstrap when the function has none (as on AWS).
+        if (a == task_root + "/bootstrap" && !opt_host.empty() && !std::filesystem::exists(code_dir / "bootstrap", ec) &&
+            std::filesystem::exists(std::filesystem::path(opt_host) / "bootstrap", ec)) {
+            a = opt_dir_ + "/bootstrap";
+        }
         args.push_back(std::move(a));
     }
     const auto env = environment(runtime_dir, task_root);

@@ -81,6 +81,53 @@ result<std::string> read_file(const fs::path& path) {
     return out;
 }
 
+/// Bytes of the regular files under `root` (symlinks not followed).
+std::uint64_t tree_bytes(const fs::path& root) {
+    std::uint64_t total = 0;
+    std::error_code ec;
+    for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
+        std::error_code e2;
+        if (it->is_regular_file(e2) && !it->is_symlink(e2)) total += it->file_size(e2);
+    }
+    return total;
+}
+
+/// Lays the tree `src` over `dest`: directories merged, files and symlinks of `src` replacing whatever `dest`
+/// had at the same path. Files are hard links (the trees are immutable), copies where linking fails.
+result<void> overlay_tree(const fs::path& src, const fs::path& dest) {
+    std::error_code ec;
+    for (fs::recursive_directory_iterator it(src, ec), end; !ec && it != end; it.increment(ec)) {
+        const fs::path target = dest / fs::relative(it->path(), src);
+        std::error_code e2;
+        const auto st = it->symlink_status(e2);
+        const auto existing = fs::symlink_status(target, e2);
+        if (fs::is_directory(st)) {
+            if (fs::exists(existing) && !fs::is_directory(existing)) fs::remove(target, e2);
+            if (!fs::is_directory(existing)) {
+                fs::create_directory(target, e2);
+                fs::permissions(target, fs::perms(0755), e2);
+            }
+            continue;
+        }
+        if (fs::exists(existing) || fs::is_symlink(existing)) fs::remove_all(target, e2);
+        e2.clear();
+        if (fs::is_symlink(st)) {
+            fs::copy_symlink(it->path(), target, e2);
+        } else {
+            fs::create_hard_link(it->path(), target, e2);
+            if (e2) {
+                e2.clear();
+                fs::copy_file(it->path(), target, e2);
+            }
+        }
+        if (e2) {
+            return make_error(errc::service, fmt::format("cannot merge layer file {}: {}", target.string(), e2.message()));
+        }
+    }
+    if (ec) return make_error(errc::service, fmt::format("cannot read layer tree {}: {}", src.string(), ec.message()));
+    return {};
+}
+
 }  // namespace
 
 store::store(fs::path dir, sqlite3* db) : dir_(std::move(dir)), db_(db) {}
@@ -89,7 +136,8 @@ store::~store() { sqlite3_close(db_); }
 
 result<std::unique_ptr<store>> store::open(const fs::path& data_dir) {
     std::error_code ec;
-    for (const auto& sub : {fs::path{}, fs::path{"code"}, fs::path{"unpacked"}, fs::path{"logs"}}) {
+    for (const auto& sub : {fs::path{}, fs::path{"code"}, fs::path{"unpacked"}, fs::path{"logs"},
+                              fs::path{"opt"}}) {
         fs::create_directories(data_dir / sub, ec);
         if (ec) {
             return make_error(errc::service, fmt::format("cannot create data dir {}: {}", (data_dir / sub).string(), ec.message()));
@@ -126,6 +174,11 @@ result<std::unique_ptr<store>> store::open(const fs::path& data_dir) {
                             "CREATE TABLE IF NOT EXISTS async_events ("
                             "  id TEXT PRIMARY KEY, function TEXT NOT NULL, qualifier TEXT NOT NULL, payload BLOB NOT NULL,"
                             "  attempts INTEGER NOT NULL, enqueued_ms INTEGER NOT NULL, next_attempt_ms INTEGER NOT NULL)",
+                            "CREATE TABLE IF NOT EXISTS layer_versions ("
+                            "  name TEXT NOT NULL, version INTEGER NOT NULL, record TEXT NOT NULL,"
+                            "  PRIMARY KEY (name, version))",
+                            "CREATE TABLE IF NOT EXISTS layer_names ("
+                            "  name TEXT PRIMARY KEY, last_version INTEGER NOT NULL)",
                             "CREATE TABLE IF NOT EXISTS settings ("
                             "  name TEXT NOT NULL, kind TEXT NOT NULL, qualifier TEXT NOT NULL, value TEXT NOT NULL,"
                             "  PRIMARY KEY (name, kind, qualifier))"}) {
@@ -183,6 +236,8 @@ result<code_blob> store::put_code(std::string_view zip, const unzip_limits& limi
         if (ec) {
             fs::remove_all(tmp, ec);  // someone else unpacked the same content first
         }
+    } else {
+        blob.unzipped_bytes = tree_bytes(tree);
     }
     const fs::path blob_path = code_path(blob.sha256_hex);
     if (!fs::exists(blob_path, ec)) {
@@ -208,6 +263,73 @@ result<fs::path> store::ensure_unpacked(const std::string& sha_hex) {
         return make_error(errc::invalid_zip_file, "The function's stored code cannot be extracted.");
     }
     return tree;
+}
+
+result<std::uint64_t> store::unpacked_bytes(const std::string& sha_hex) {
+    auto tree = ensure_unpacked(sha_hex);
+    if (!tree) return tree.error();
+    return tree_bytes(*tree);
+}
+
+std::string store::opt_id(const std::vector<std::string>& layer_shas) {
+    std::string joined;
+    for (const auto& sha : layer_shas) joined += sha + "\n";
+    return codec::hex(codec::sha256(joined));
+}
+
+result<fs::path> store::ensure_opt(const std::vector<std::string>& layer_shas) {
+    const fs::path merged = dir_ / "opt" / opt_id(layer_shas);
+    std::error_code ec;
+    if (fs::exists(merged, ec)) return merged;
+    const fs::path tmp = merged.string() + ".tmp-" + codec::random_hex(6);
+    fs::create_directories(tmp, ec);
+    if (ec) return make_error(errc::service, fmt::format("cannot create {}: {}", tmp.string(), ec.message()));
+    fs::permissions(tmp, fs::perms(0755), ec);
+    for (const auto& sha : layer_shas) {
+        auto tree = ensure_unpacked(sha);
+        auto merged_ok = tree ? overlay_tree(*tree, tmp) : result<void>(tree.error());
+        if (!merged_ok) {
+            fs::remove_all(tmp, ec);
+            return merged_ok.error();
+        }
+    }
+    fs::rename(tmp, merged, ec);
+    if (ec) fs::remove_all(tmp, ec);  // built concurrently by someone else: theirs is identical
+    return merged;
+}
+
+result<void> store::insert_layer_version(const model::layer_version_record& l) {
+    std::lock_guard lock(mutex_);
+    if (auto r = exec("BEGIN IMMEDIATE"); !r) return r;
+    auto fail = [this](std::string_view what) {
+        auto e = db_error(db_, what);
+        (void)exec("ROLLBACK");
+        return e;
+    };
+    {
+        stmt q(db_, "INSERT INTO layer_versions (name, version, record) VALUES (?1, ?2, ?3)");
+        q.bind(1, l.name);
+        sqlite3_bind_int64(q.s, 2, l.version);
+        q.bind(3, model::to_storage(l).dump());
+        if (sqlite3_step(q.s) != SQLITE_DONE) return fail("insert layer version");
+    }
+    {
+        stmt q(db_, "INSERT INTO layer_names (name, last_version) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET "
+                    "last_version = max(last_version, excluded.last_version)");
+        q.bind(1, l.name);
+        sqlite3_bind_int64(q.s, 2, l.version);
+        if (sqlite3_step(q.s) != SQLITE_DONE) return fail("record layer version number");
+    }
+    return exec("COMMIT");
+}
+
+result<void> store::delete_layer_version(const std::string& name, int version) {
+    std::lock_guard lock(mutex_);
+    stmt q(db_, "DELETE FROM layer_versions WHERE name = ?1 AND version = ?2");
+    q.bind(1, name);
+    sqlite3_bind_int64(q.s, 2, version);
+    if (sqlite3_step(q.s) != SQLITE_DONE) return db_error(db_, "delete layer version");
+    return {};
 }
 
 result<void> store::insert_function(const model::function_record& f) {
@@ -287,6 +409,19 @@ catalog_rows store::load_catalog() {
                 rows.aliases.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(q.s, 0)),
                                           model::alias_from_storage(j));
             }
+        }
+    }
+    {
+        stmt q(db_, "SELECT record FROM layer_versions ORDER BY name, version");
+        while (sqlite3_step(q.s) == SQLITE_ROW) {
+            auto j = parse(q.s, 0);
+            if (!j.is_discarded()) rows.layers.push_back(model::layer_from_storage(j));
+        }
+    }
+    {
+        stmt q(db_, "SELECT name, last_version FROM layer_names");
+        while (sqlite3_step(q.s) == SQLITE_ROW) {
+            rows.layer_last_versions[reinterpret_cast<const char*>(sqlite3_column_text(q.s, 0))] = sqlite3_column_int(q.s, 1);
         }
     }
     {
@@ -428,7 +563,7 @@ result<void> store::delete_setting(const std::string& function, const std::strin
 void store::collect_garbage(const std::set<std::string>& referenced) {
     std::error_code ec;
     std::size_t removed = 0;
-    for (const auto& sub : {"code", "unpacked"}) {
+    for (const auto& sub : {"code", "unpacked", "opt"}) {
         for (fs::directory_iterator it(dir_ / sub, ec), end; !ec && it != end; it.increment(ec)) {
             std::string stem = it->path().filename().string();
             if (const auto dot = stem.find('.'); dot != std::string::npos) {

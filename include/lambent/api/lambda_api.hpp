@@ -7,6 +7,7 @@
 #include "lambent/logs/logs_api.hpp"
 #include "lambent/model/alias.hpp"
 #include "lambent/model/function.hpp"
+#include "lambent/model/layer.hpp"
 #include "lambent/scheduler/invocation.hpp"
 #include "lambent/store/store.hpp"
 
@@ -115,6 +116,25 @@ private:
     http::asio::awaitable<http::response> url_config_operation(call c);
     http::asio::awaitable<http::response> serve_function_url(call c);
     nlohmann::json url_wire(const std::string& function, const std::string& qualifier, bool with_modified) const;
+
+    // Layers (src/api/layers.cpp).
+    http::asio::awaitable<http::response> layer_operation(call c);
+    http::asio::awaitable<http::response> publish_layer_version(call c);
+    http::response get_layer_version(const call& c, const std::string& name, int version) const;
+    http::response list_layers(const call& c) const;
+    http::response list_layer_versions(const call& c) const;
+    http::response download_layer(const call& c) const;
+    /// The layer versions named by a function's `Layers`, in order; AWS's errors for missing ones.
+    result<std::vector<model::function_layer>> resolve_layers(const std::vector<std::string>& arns) const;
+    /// Blocking: checks that code and layers together stay within 250 MB unzipped and builds the merged /opt
+    /// tree ahead of the first worker.
+    static result<void> prepare_layers(store::store* st, std::uint64_t code_unzipped_bytes,
+                                       const std::vector<model::function_layer>& layers);
+    struct layer_entry {
+        std::map<int, model::layer_version_record> versions;
+        int last_version = 0;  // numbers are never reused, even after a delete
+    };
+    std::map<std::string, layer_entry> layers_;
     nlohmann::json provisioned_wire(const std::string& function, const std::string& qualifier) const;
 
     // The durable asynchronous queue (src/api/async_queue.cpp).

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace lambent::model {
 
@@ -25,6 +26,17 @@ struct logging_config {
     std::optional<std::string> application_log_level;
     std::optional<std::string> system_log_level;
     std::string log_group;  // empty: /aws/lambda/NAME
+};
+
+/// A layer version a function (or version) was configured with, captured when it was set: the function keeps
+/// the layer's content even if the layer version is deleted later (as on AWS).
+struct function_layer {
+    std::string arn;             // the layer version ARN
+    std::int64_t code_size = 0;  // the layer ZIP's size
+    std::string sha256_hex;      // content address of the layer ZIP
+    std::uint64_t unzipped_bytes = 0;
+
+    bool operator==(const function_layer&) const = default;
 };
 
 struct function_record {
@@ -48,10 +60,16 @@ struct function_record {
     std::string revision_id;
     std::string version = "$LATEST";
     std::map<std::string, std::string> tags;
+    std::vector<function_layer> layers;  // in order: later layers overwrite earlier files under /opt
     /// Members Lambent stores and echoes but does not act on (VpcConfig, DeadLetterConfig, KMSKeyArn,
     /// FileSystemConfigs, ImageConfig, SnapStart) as their wire JSON.
     nlohmann::json echoed = nlohmann::json::object();
 
+    std::vector<std::string> layer_shas() const {
+        std::vector<std::string> out;
+        for (const auto& l : layers) out.push_back(l.sha256_hex);
+        return out;
+    }
     std::string log_group() const { return logging.log_group.empty() ? "/aws/lambda/" + name : logging.log_group; }
 };
 

@@ -51,6 +51,7 @@ struct create_request {
     function_record record;  // code fields (sha, size) are filled in by the store
     std::string zip;         // decoded ZipFile bytes
     bool publish = false;
+    std::optional<std::vector<std::string>> layer_arns;  // `Layers`, shape-checked; resolved by the API
 };
 
 /// Validates and decodes a CreateFunction body. `name` checks use the Create rules.
@@ -60,6 +61,7 @@ result<create_request> decode_create_function(const nlohmann::json& body, const 
 struct configuration_update {
     nlohmann::json body;  // the validated request body, applied by apply_configuration()
     std::optional<std::string> revision_id;
+    std::optional<std::vector<std::string>> layer_arns;  // `Layers` when present ([] removes them)
 };
 result<configuration_update> decode_update_configuration(const nlohmann::json& body);
 /// Applies a validated update to a record (does not touch revision or timestamps).
@@ -78,6 +80,8 @@ result<std::map<std::string, std::string>> decode_tags(const nlohmann::json& bod
 
 /// Runtimes this server can run (python3.9…3.13, nodejs18.x…22.x, provided.al2/al2023).
 bool is_supported_runtime(std::string_view runtime);
+/// Any value of the model's Runtime enum (creatable or deprecated), e.g. for a layer's CompatibleRuntimes.
+bool is_model_runtime(std::string_view runtime);
 
 constexpr std::size_t max_zipped_bytes = 52428800;       // 50 MB
 constexpr std::size_t max_unzipped_bytes = 262144000;    // 250 MB

@@ -3,14 +3,17 @@
 ///   lambent.db            functions (one row per function, the record as JSON)
 ///   code/<sha256>.zip     immutable ZIPs, written to a temp file, fsynced, renamed, then referenced
 ///   unpacked/<sha256>/    the extracted tree of each ZIP (rebuilt on demand)
+///   opt/<id>/             a function's layers merged in order (what it sees at /opt); a cache, rebuilt on demand
 /// Thread-safe: every method may be called from the blocking-work pool; SQLite access is serialised.
 
 #include "lambent/common/error.hpp"
 #include "lambent/model/alias.hpp"
 #include "lambent/model/function.hpp"
+#include "lambent/model/layer.hpp"
 #include "lambent/store/zip_intake.hpp"
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -53,6 +56,8 @@ struct catalog_rows {
     std::vector<model::function_record> versions;   // published, version "N"
     std::vector<std::pair<std::string, model::alias_record>> aliases;  // (function, alias)
     std::vector<setting_row> settings;
+    std::vector<model::layer_version_record> layers;     // every layer version not deleted
+    std::map<std::string, int> layer_last_versions;      // layer name -> highest version ever published
 };
 
 class store {
@@ -84,6 +89,11 @@ public:
     [[nodiscard]] result<void> delete_setting(const std::string& function, const std::string& kind,
                                               const std::string& qualifier);
 
+    /// Layer versions: insert (also raising the layer's highest version number, which deletes never lower)
+    /// and delete (a missing version is not an error).
+    [[nodiscard]] result<void> insert_layer_version(const model::layer_version_record& l);
+    [[nodiscard]] result<void> delete_layer_version(const std::string& name, int version);
+
     /// Validates and unpacks the ZIP, then stores it durably under its SHA-256. Idempotent per content.
     [[nodiscard]] result<code_blob> put_code(std::string_view zip, const unzip_limits& limits = {});
 
@@ -100,7 +110,16 @@ public:
     /// Makes sure the unpacked tree of a stored blob exists (after a crash or manual cleanup).
     [[nodiscard]] result<std::filesystem::path> ensure_unpacked(const std::string& sha_hex);
 
-    /// Removes blobs, trees and temp files no function references. Called at start-up.
+    /// Bytes of the unpacked tree of a stored blob (unpacking it first if needed).
+    [[nodiscard]] result<std::uint64_t> unpacked_bytes(const std::string& sha_hex);
+    /// The layers (content addresses, in order) merged into one tree, as a function sees them at /opt: each
+    /// layer's files over the previous ones'. Built once per distinct list (hard links into unpacked/).
+    [[nodiscard]] result<std::filesystem::path> ensure_opt(const std::vector<std::string>& layer_shas);
+    /// The name of the merged tree of a list of layers (what collect_garbage() keeps when referenced).
+    static std::string opt_id(const std::vector<std::string>& layer_shas);
+
+    /// Removes blobs, trees, merged layer trees and temp files nothing references (`referenced` holds content
+    /// addresses and opt_id()s). Called at start-up.
     void collect_garbage(const std::set<std::string>& referenced);
 
 private:
