@@ -174,6 +174,7 @@ bool exists(const std::string& path, bool* is_dir) {
         }
     }
     if (::chdir(o.cwd) != 0) fail("chdir");
+    trace("execve (unsandboxed)");
     exec_runtime(o);
 }
 
@@ -256,7 +257,9 @@ void enter_root() {
     ::mkdir((root + "/.old").c_str(), 0700);
     if (::syscall(SYS_pivot_root, root.c_str(), (root + "/.old").c_str()) != 0) fail("pivot_root");
     if (::chdir("/") != 0) fail("chdir /");
+    trace("pivot_root");
     if (::umount2("/.old", MNT_DETACH) != 0) fail("detach the old root");
+    trace("old root detached");
     ::rmdir("/.old");
     if (::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) != 0) {
         fail("remount root read-only");
