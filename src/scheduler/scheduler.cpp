@@ -213,7 +213,7 @@ struct pool {
 class scheduler_impl : public std::enable_shared_from_this<scheduler_impl> {
 public:
     scheduler_impl(asio::io_context& ctx, asio::thread_pool& tp, store::store& st, scheduler_options o)
-        : io(ctx), blocking(tp), store(st), options(std::move(o)), reaper(ctx), flusher(ctx) {}
+        : io(ctx), blocking(tp), store(st), options(std::move(o)), reaper(ctx), flusher(ctx), refill_timer(ctx) {}
 
     result<void> load_registry();
     static asio::awaitable<invoke_result> invoke(std::shared_ptr<scheduler_impl> self, invoke_request req);
@@ -255,6 +255,8 @@ public:
     std::vector<std::string> sandbox_args(int uid, const sandbox::cgroup& cg) const;
     // Spare sandboxes (ADR 0006).
     void refill_spares();
+    void refill_spares_soon();
+    bool refill_pending = false;
     void start_spare();
     std::shared_ptr<spare> take_spare();
     void spare_gone(const std::shared_ptr<spare>& s, bool failed);
@@ -282,6 +284,7 @@ public:
     bool stopped = false;
     asio::steady_timer reaper;
     asio::steady_timer flusher;
+    asio::steady_timer refill_timer;  // spare sandboxes (refill_spares_soon)
     void schedule_flush();
 };
 
@@ -723,7 +726,7 @@ asio::awaitable<http::response> worker::on_next(std::shared_ptr<worker> self) {
         // Pre-initialised (provisioned) environments report no Init Duration: no invocation waited for it.
         if (!self->provisioned_) self->pending_init_ms_ = init_ms;
         // The spare this worker took is replaced once its runtime is up: off the cold start's path.
-        if (self->from_spare_) asio::post(self->sched_->io, [s = self->sched_] { s->refill_spares(); });
+        if (self->from_spare_) self->sched_->refill_spares_soon();
         spdlog::debug("worker ready function={} pid={} init_ms={:.2f}", self->pool_->function.name, self->pid_,
                       *self->pending_init_ms_);
     }
@@ -925,7 +928,7 @@ void worker::on_exit(int wait_status) {
     }
     sched_->release_slot(uid_slot_);
     uid_slot_ = -1;
-    if (from_spare_ && was == state::starting) asio::post(sched_->io, [s = sched_] { s->refill_spares(); });
+    if (from_spare_ && was == state::starting) sched_->refill_spares_soon();
     log_->flush();
     spdlog::debug("worker exited function={} pid={} status={}", pool_->function.name, pid_, wait_status);
     sched_->worker_gone(shared_from_this());
@@ -951,6 +954,20 @@ void scheduler_impl::refill_spares() {
         start_spare();
         if (spares.size() == before) return;  // could not start one: the reaper tries again
     }
+}
+
+void scheduler_impl::refill_spares_soon() {
+    // A moment after the worker came up, so its first invocation does not share the CPU with the new
+    // spare's set-up (slirp4netns alone takes several ms of CPU).
+    if (refill_pending || stopped) return;
+    refill_pending = true;
+    refill_timer.expires_after(std::chrono::milliseconds(50));
+    refill_timer.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+        auto self = weak.lock();
+        if (!self) return;
+        self->refill_pending = false;
+        if (!ec) self->refill_spares();
+    });
 }
 
 void scheduler_impl::start_spare() {
@@ -1326,6 +1343,7 @@ void scheduler_impl::stop() {
     stopped = true;
     reaper.cancel();
     flusher.cancel();
+    refill_timer.cancel();
     for (auto& [key, p] : pools) {
         for (auto& inv : p->queue) {
             invoke_result res;
