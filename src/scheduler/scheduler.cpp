@@ -175,7 +175,7 @@ std::string setup_error_text(const std::string& rest) {
 /// A sandbox prepared before any function needs it (ADR 0006): lambent-jail --spare, in its namespaces,
 /// cgroups (no memory limit yet) and network, waiting on its control socket for a function.
 struct spare {
-    spare(asio::io_context& io) : control(io), pidfd(io) {}
+    explicit spare(asio::io_context& io) : control(io), pidfd(io) {}
     jail_process proc;
     asio::posix::stream_descriptor control;
     asio::posix::stream_descriptor pidfd;
