@@ -7,6 +7,7 @@ SANITIZE   ?= OFF
 LISTEN     ?= 127.0.0.1:9400
 DATA_DIR   ?= ./.lambent
 JOBS       ?= $(shell nproc)
+BENCH_ARGS ?=
 
 .PHONY: all deps test-deps configure build run test unit-test integration-test test-sanitize bench bench-quick clean
 
@@ -43,11 +44,12 @@ integration-test: test-deps build
 test-sanitize: test-deps
 	@$(MAKE) --no-print-directory test BUILD_DIR=build-asan SANITIZE=ON BUILD_TYPE=Debug
 
+# BENCH_ARGS: extra bench/run options, e.g. `--server build` to measure an existing build instead of a Release one.
 bench: deps
-	@bench/run
+	@bench/run $(BENCH_ARGS)
 
 bench-quick: deps
-	@bench/run --quick
+	@bench/run --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -40,6 +40,10 @@ int main(int argc, char** argv) {
                       "Network of sandboxed workers: none (loopback only) or egress (outside and host ports)")
         ->check(CLI::IsMember({"none", "egress"}))
         ->capture_default_str();
+    serve->add_option("--spare-sandboxes", cfg.spare_sandboxes,
+                      "Sandboxes kept prepared (namespaces, cgroup, network) for cold starts; 0 turns the pool off")
+        ->check(CLI::Range(0, 64))
+        ->capture_default_str();
 
     lambent::cli::client_commands client;
     lambent::cli::add_client_commands(cli, client);

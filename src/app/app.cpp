@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <set>
 
 namespace lambent::app {
@@ -115,9 +116,12 @@ int serve(const config& cfg) {
             sopts.egress = cfg.sandbox_network == "egress" && host->egress_available;
             sopts.slirp4netns = host->slirp4netns;
             sopts.host = host;
+            sopts.spare_sandboxes = cfg.spare_sandboxes;
+            sopts.jail_trace = std::getenv("LAMBENT_JAIL_TRACE") != nullptr;
             spdlog::info("sandbox: on");
             for (const auto& line : host->report) spdlog::info("sandbox: {}", line);
             spdlog::info("sandbox: seccomp deny-list, no capabilities, no_new_privs, own uid per worker, rlimits: on");
+            spdlog::info("sandbox: spare sandboxes kept ready for cold starts: {}", sopts.spare_sandboxes);
         } else {
             spdlog::warn("sandbox: OFF: this host does not let the server create namespaces (not root). Functions run "
                          "with the server's privileges. Pass --sandbox off to acknowledge running trusted code.");

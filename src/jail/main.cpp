@@ -3,7 +3,7 @@
 //
 //   lambent-jail [--sandbox] [--task DIR] [--runtime DIR] [--opt DIR] [--tmp-mb N] [--cwd DIR] [--uid U --gid G]
 //                [--cgroup PROCS_FILE]... [--seccomp-fd N] [--control-fd N] [--net none|egress]
-//                [--slirp PATH] [--nofile N] [--nproc N] -- PROGRAM ARGS...
+//                [--slirp PATH] [--nofile N] [--nproc N] [--env K=V]... [--spare] [--trace] -- PROGRAM ARGS...
 //
 // Without --sandbox (trusted code, or hosts without the privileges) it only gives the runtime a private
 // mount namespace with the code at /var/task. With --sandbox, in this order (docs/sandbox.md):
@@ -21,6 +21,13 @@
 //      no_new_privs, rlimits, close every fd above stderr, install the seccomp filter built by the server,
 //      execve.
 // Any failure is reported as "error <stage> <errno>" on the control socket and exits 127: never a hang.
+//
+// --spare (with --sandbox) prepares a spare sandbox ahead of any function (docs/adr/0006-spare-sandboxes.md):
+// steps 1-5 without the function's own mounts, then the child sends "ok" with the listener once it is in its
+// cgroups with its network attached, and waits on the control socket for one assignment message: NUL-separated
+// arguments in this same syntax (--task, --runtime, --tmp-mb, --cwd, --env K=V..., -- PROGRAM ARGS). It then
+// mounts the function's code, /tmp and the runtime, pivots and continues with step 6.
+// --trace writes each stage's time since the jail started to stderr (the function's log).
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -39,6 +46,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -67,10 +75,28 @@ struct options {
     const char* slirp = "/usr/bin/slirp4netns";
     long nofile = 1024;
     long nproc = 1024;
+    bool spare = false;
+    bool trace = false;
+    std::vector<char*> env;  // --env: the runtime's environment (else the jail's own)
     char** argv = nullptr;
 };
 
 int g_control_fd = -1;
+bool g_trace = false;
+timespec g_t0 {};
+
+/// --trace: one line per stage on stderr, with the time since the jail started.
+void trace(const char* stage) {
+    if (!g_trace) return;
+    timespec now {};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    const double ms = static_cast<double>(now.tv_sec - g_t0.tv_sec) * 1e3 + static_cast<double>(now.tv_nsec - g_t0.tv_nsec) / 1e6;
+    const double at = static_cast<double>(now.tv_sec) * 1e3 + static_cast<double>(now.tv_nsec) / 1e6;
+    char line[200];
+    const int n = std::snprintf(line, sizeof line, "lambent-jail: trace %.3f ms (monotonic %.3f) pid %d %s\n", ms, at,
+                                static_cast<int>(::getpid()), stage);
+    if (n > 0) (void)!::write(2, line, static_cast<std::size_t>(n));
+}
 
 [[noreturn]] void fail(const char* stage) {
     const int err = errno;
@@ -84,6 +110,10 @@ int g_control_fd = -1;
 }
 
 [[noreturn]] void usage() {
+    if (g_control_fd >= 0) {  // a spare sandbox's assignment message
+        errno = EINVAL;
+        fail("read the assignment");
+    }
     std::fprintf(stderr, "usage: lambent-jail [--sandbox] [options] -- PROGRAM ARGS...\n");
     _exit(127);
 }
@@ -115,9 +145,19 @@ bool exists(const std::string& path, bool* is_dir) {
     return true;
 }
 
+[[noreturn]] void exec_runtime(options& o) {
+    if (o.env.empty()) {
+        ::execv(o.argv[0], o.argv);
+    } else {
+        o.env.push_back(nullptr);
+        ::execve(o.argv[0], o.argv, o.env.data());
+    }
+    fail("execv");
+}
+
 // ---- legacy mode (no sandbox) ---------------------------------------------------------------------
 
-[[noreturn]] void run_unsandboxed(const options& o) {
+[[noreturn]] void run_unsandboxed(options& o) {
     if (o.task != nullptr || o.runtime != nullptr || o.opt != nullptr) {
         if (::unshare(CLONE_NEWNS) != 0) fail("unshare(CLONE_NEWNS)");
         if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) fail("make mounts private");
@@ -136,14 +176,16 @@ bool exists(const std::string& path, bool* is_dir) {
         }
     }
     if (::chdir(o.cwd) != 0) fail("chdir");
-    ::execv(o.argv[0], o.argv);
-    fail("execv");
+    trace("execve (unsandboxed)");
+    exec_runtime(o);
 }
 
 // ---- sandbox: the child (PID 1 of the new PID namespace) ------------------------------------------
 
-void build_root(const options& o) {
-    const std::string root = "/run/lambent-jail/root";
+const std::string root = "/run/lambent-jail/root";
+
+/// The function-independent part of the root: everything but /tmp, /var/task, /var/runtime and /opt.
+void prepare_root(const options& o) {
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) fail("make mounts private");
     if (::mount("tmpfs", root.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=0755") != 0) fail("mount root tmpfs");
 
@@ -196,12 +238,17 @@ void build_root(const options& o) {
     if (::mount("proc", (root + "/proc").c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
         fail("mount /proc");
     }
+    ::mkdir((root + "/var").c_str(), 0755);
+    trace("generic root built");
+}
+
+/// The function's own mounts: its /tmp, its code, the runtime and its layers.
+void mount_function(const options& o) {
     ::mkdir((root + "/tmp").c_str(), 01777);
     const std::string tmp_opts = "size=" + std::to_string(o.tmp_mb) + "m,mode=1777";
     if (::mount("tmpfs", (root + "/tmp").c_str(), "tmpfs", MS_NOSUID | MS_NODEV, tmp_opts.c_str()) != 0) {
         fail("mount /tmp");
     }
-    ::mkdir((root + "/var").c_str(), 0755);
     bind_read_only(o.task, root + "/var/task", true);
     bind_read_only(o.runtime, root + "/var/runtime", true);
     if (o.opt != nullptr) {
@@ -209,15 +256,21 @@ void build_root(const options& o) {
     } else {
         ::mkdir((root + "/opt").c_str(), 0755);
     }
+    trace("function mounted");
+}
 
+void enter_root() {
     ::mkdir((root + "/.old").c_str(), 0700);
     if (::syscall(SYS_pivot_root, root.c_str(), (root + "/.old").c_str()) != 0) fail("pivot_root");
     if (::chdir("/") != 0) fail("chdir /");
+    trace("pivot_root");
     if (::umount2("/.old", MNT_DETACH) != 0) fail("detach the old root");
+    trace("old root detached");
     ::rmdir("/.old");
     if (::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) != 0) {
         fail("remount root read-only");
     }
+    trace("pivot_root done");
 }
 
 int runtime_api_listener() {
@@ -273,17 +326,57 @@ std::vector<sock_filter> read_filter(int fd) {
     return prog;
 }
 
-[[noreturn]] void child_main(const options& o, int net_ready_w, int go_r, int status_w) {
+int parse_options(options& o, int argc, char** argv);
+
+/// A spare sandbox waits here for its function: one message on the control socket, NUL-separated arguments
+/// in the jail's own syntax, parsed over the spare's options. The buffer lives until execve.
+void receive_assignment(options& o) {
+    static std::vector<char> buf(256 * 1024);
+    const ssize_t n = ::recv(o.control_fd, buf.data(), buf.size() - 1, MSG_TRUNC);
+    if (n == 0) _exit(0);  // the server let the spare go (or is gone)
+    if (n < 0) fail("wait for the assignment");
+    if (static_cast<std::size_t>(n) >= buf.size()) {
+        errno = EMSGSIZE;
+        fail("read the assignment");
+    }
+    buf[static_cast<std::size_t>(n)] = '\0';
+    trace("assignment received");
+    static std::vector<char*> args;
+    args.push_back(const_cast<char*>("lambent-jail"));
+    for (std::size_t at = 0; at < static_cast<std::size_t>(n); at += std::strlen(buf.data() + at) + 1) {
+        args.push_back(buf.data() + at);
+    }
+    args.push_back(nullptr);
+    const int argc = static_cast<int>(args.size() - 1);
+    const int i = parse_options(o, argc, args.data());
+    if (i >= argc || o.task == nullptr || o.runtime == nullptr) {
+        errno = EINVAL;
+        fail("read the assignment");
+    }
+    o.argv = args.data() + i;
+    o.spare = false;
+}
+
+[[noreturn]] void child_main(options o, int net_ready_w, int go_r, int status_w) {
+    trace("child started");
     if (::unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) != 0) fail("unshare namespaces");
+    trace("namespaces created");
     if (o.net == "egress") {
         if (::write(net_ready_w, "n", 1) != 1) fail("signal the network namespace");
     }
     ::close(net_ready_w);
     if (::sethostname("lambent", 7) != 0) fail("sethostname");
-    build_root(o);
+    prepare_root(o);
+    if (!o.spare) {
+        mount_function(o);
+        enter_root();
+    }
     const int listener = runtime_api_listener();
-    send_listener(o.control_fd, listener);
-    ::close(listener);
+    if (!o.spare) {
+        send_listener(o.control_fd, listener);
+        ::close(listener);
+    }
+    trace("listener created");
     // Wait until the jail has put us into the worker's cgroups (and attached the egress network).
     char go = 0;
     if (::read(go_r, &go, 1) != 1 || go != 'g') {
@@ -291,6 +384,15 @@ std::vector<sock_filter> read_filter(int fd) {
         fail("wait for the jail");
     }
     ::close(go_r);
+    trace("released by the jail");
+    if (o.spare) {
+        // Ready: in its cgroups, network attached. The server learns it with the listener.
+        send_listener(o.control_fd, listener);
+        ::close(listener);
+        receive_assignment(o);
+        mount_function(o);
+        enter_root();
+    }
 
     // PID 1 of the namespace stays a minimal init (reaps orphans, reports the runtime's wait status to the
     // jail); the runtime runs as PID 2, as on AWS, where a process can signal itself like anywhere else.
@@ -344,12 +446,13 @@ std::vector<sock_filter> read_filter(int fd) {
     if (::chdir(o.cwd) != 0) fail("chdir");
     g_control_fd = -1;
     if (::syscall(SYS_close_range, 3U, ~0U, 0U) != 0) fail("close_range");
+    trace("privileges dropped");
     if (!filter.empty()) {
         sock_fprog prog {static_cast<unsigned short>(filter.size()), filter.data()};
         if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) fail("install seccomp filter");
     }
-    ::execv(o.argv[0], o.argv);
-    fail("execv");
+    trace("seccomp installed, execve");
+    exec_runtime(o);
 }
 
 // ---- sandbox: the jail (parent, stays in the host namespaces) -------------------------------------
@@ -388,7 +491,7 @@ pid_t prepare_slirp(const options& o, int* pid_w, int* ready_r) {
 
 [[noreturn]] void run_sandboxed(const options& o) {
     g_control_fd = o.control_fd;
-    if (o.task == nullptr || o.runtime == nullptr || o.uid < 0 || o.gid < 0 || o.control_fd < 0) usage();
+    if ((!o.spare && (o.task == nullptr || o.runtime == nullptr)) || o.uid < 0 || o.gid < 0 || o.control_fd < 0) usage();
     ::mkdir("/run/lambent-jail", 0755);
     ::mkdir("/run/lambent-jail/root", 0755);
     int slirp_pid_w = -1;
@@ -396,6 +499,7 @@ pid_t prepare_slirp(const options& o, int* pid_w, int* ready_r) {
     pid_t slirp = -1;
     if (o.net == "egress") slirp = prepare_slirp(o, &slirp_pid_w, &slirp_ready_r);
     if (::unshare(CLONE_NEWPID) != 0) fail("unshare(CLONE_NEWPID)");
+    trace("pid namespace created");
     int net_ready[2];
     int go[2];
     int status_pipe[2];
@@ -418,6 +522,7 @@ pid_t prepare_slirp(const options& o, int* pid_w, int* ready_r) {
     for (const char* procs : o.cgroups) {
         write_text(procs, std::to_string(child));
     }
+    trace("cgroups joined");
     if (o.net == "egress") {
         char c = 0;
         if (::read(net_ready[0], &c, 1) == 1) {
@@ -431,6 +536,7 @@ pid_t prepare_slirp(const options& o, int* pid_w, int* ready_r) {
         }
         ::close(slirp_pid_w);
         ::close(slirp_ready_r);
+        trace("egress attached");
     }
     if (::write(go[1], "g", 1) != 1) fail("release the child");
     ::close(net_ready[0]);
@@ -460,10 +566,10 @@ pid_t prepare_slirp(const options& o, int* pid_w, int* ready_r) {
     _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 127);
 }
 
-}  // namespace
 
-int main(int argc, char** argv) {
-    options o;
+/// Parses the options from argv[1] up to "--" into `o`; returns the index of PROGRAM (argc when absent). The
+/// same syntax serves the command line and a spare sandbox's assignment message.
+int parse_options(options& o, int argc, char** argv) {
     int i = 1;
     for (; i < argc; ++i) {
         const std::string a = argv[i];
@@ -473,6 +579,10 @@ int main(int argc, char** argv) {
         }
         if (a == "--sandbox") {
             o.sandbox = true;
+            continue;
+        }
+        if (a == "--spare" || a == "--trace") {
+            (a == "--spare" ? o.spare : o.trace) = true;
             continue;
         }
         if (i + 1 >= argc) usage();
@@ -491,10 +601,25 @@ int main(int argc, char** argv) {
         else if (a == "--slirp") o.slirp = v;
         else if (a == "--nofile") o.nofile = std::strtol(v, nullptr, 10);
         else if (a == "--nproc") o.nproc = std::strtol(v, nullptr, 10);
+        else if (a == "--env") o.env.push_back(const_cast<char*>(v));
         else usage();
     }
-    if (i >= argc) usage();
-    o.argv = argv + i;
+    return i;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    ::clock_gettime(CLOCK_MONOTONIC, &g_t0);
+    options o;
+    const int i = parse_options(o, argc, argv);
+    g_trace = o.trace;
+    if (o.spare) {
+        if (!o.sandbox) usage();
+    } else {
+        if (i >= argc) usage();
+        o.argv = argv + i;
+    }
 
     // Die with the server; own a process group so the server can kill everything at once.
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail("prctl(PDEATHSIG)");

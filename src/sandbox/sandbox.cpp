@@ -120,7 +120,8 @@ result<cgroup> cgroup::create(const host_support& host, const std::string& name,
     cgroup cg;
     cg.mode_ = host.cgroups;
     if (host.cgroups == cgroup_mode::none) return cg;
-    const auto bytes = std::to_string(static_cast<std::uint64_t>(memory_mb) << 20);
+    const auto bytes = memory_mb > 0 ? std::to_string(static_cast<std::uint64_t>(memory_mb) << 20)
+                                     : std::string(host.cgroups == cgroup_mode::v1 ? "-1" : "max");
     auto make = [&cg](const fs::path& dir) -> bool {
         std::error_code ec;
         fs::create_directory(dir, ec);
@@ -156,6 +157,23 @@ result<cgroup> cgroup::create(const host_support& host, const std::string& name,
         }
     }
     return cg;
+}
+
+bool cgroup::set_memory_limit(int memory_mb) {
+    if (dirs_.empty()) return true;
+    const auto bytes = std::to_string(static_cast<std::uint64_t>(memory_mb) << 20);
+    const auto& mem = dirs_[0];
+    if (mode_ == cgroup_mode::v1) {
+        // memory before memsw: the kernel keeps memsw >= memory at every step.
+        const bool ok = write_file(mem / "memory.limit_in_bytes", bytes) &&
+                        (!fs::exists(mem / "memory.memsw.limit_in_bytes") ||
+                         write_file(mem / "memory.memsw.limit_in_bytes", bytes));
+        write_file(mem / "memory.max_usage_in_bytes", "0");  // the peak restarts from the current usage
+        return ok;
+    }
+    const bool ok = write_file(mem / "memory.max", bytes) &&
+                    (!fs::exists(mem / "memory.swap.max") || write_file(mem / "memory.swap.max", "0"));
+    return ok;
 }
 
 std::uint64_t cgroup::peak_bytes() const {

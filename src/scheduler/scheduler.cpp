@@ -83,7 +83,109 @@ long peak_rss_mb(pid_t pid) {
     return 0;
 }
 
+/// A started lambent-jail: its pid and the server's ends of its stdout/stderr pipes and control socket.
+struct jail_process {
+    pid_t pid = -1;
+    int out = -1;
+    int err = -1;
+    int control = -1;  // sandbox only: the jail's fd 3
+};
+
+/// posix_spawns lambent-jail with stdin on /dev/null, stdout/stderr on pipes and, for a sandbox, the control
+/// socket as fd 3 and the seccomp program as fd 4.
+result<jail_process> launch_jail(const std::vector<std::string>& args, const std::vector<std::string>& env, bool sandboxed,
+                                 int seccomp_fd) {
+    jail_process j;
+    int control[2] = {-1, -1};
+    int out_pipe[2] = {-1, -1};
+    int err_pipe[2] = {-1, -1};
+    auto close_all = [&] {
+        for (int fd : {control[0], control[1], out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) {
+            if (fd >= 0) ::close(fd);
+        }
+    };
+    if ((sandboxed && ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, control) != 0) ||
+        ::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
+        close_all();
+        return make_error(errc::service, fmt::format("cannot create the worker's pipes: {}", std::strerror(errno)));
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
+    if (sandboxed) {
+        // Move both through high numbers first: either source may itself be 3 or 4.
+        posix_spawn_file_actions_adddup2(&fa, control[1], 200);
+        if (seccomp_fd >= 0) posix_spawn_file_actions_adddup2(&fa, seccomp_fd, 201);
+        posix_spawn_file_actions_adddup2(&fa, 200, 3);
+        if (seccomp_fd >= 0) posix_spawn_file_actions_adddup2(&fa, 201, 4);
+    }
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    std::vector<char*> envp;
+    for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+    const int rc = ::posix_spawn(&j.pid, argv[0], &fa, nullptr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
+        close_all();
+        return make_error(errc::service, fmt::format("cannot start {}: {}", argv[0], std::strerror(rc)));
+    }
+    for (int* fd : {&control[1], &out_pipe[1], &err_pipe[1]}) {
+        if (*fd >= 0) ::close(*fd);
+        *fd = -1;
+    }
+    ::fcntl(out_pipe[0], F_SETFL, O_NONBLOCK);
+    ::fcntl(err_pipe[0], F_SETFL, O_NONBLOCK);
+    j.out = out_pipe[0];
+    j.err = err_pipe[0];
+    j.control = control[0];
+    return j;
+}
+
+/// One message from a jail's control socket: the text and the fd it carried (-1 when none).
+std::pair<std::string, int> receive_control(int control) {
+    char text[160] = {};
+    iovec iov{text, sizeof text - 1};
+    alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf;
+    msg.msg_controllen = sizeof cbuf;
+    const ssize_t n = ::recvmsg(control, &msg, MSG_CMSG_CLOEXEC);
+    int fd = -1;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
+    }
+    return {std::string(text, n > 0 ? static_cast<std::size_t>(n) : 0), fd};
+}
+
+/// "<stage> <errno>" of a jail's "error …" message, as "stage: strerror".
+std::string setup_error_text(const std::string& rest) {
+    const auto space = rest.rfind(' ');
+    const int err = space == std::string::npos ? 0 : std::atoi(rest.c_str() + space + 1);
+    return fmt::format("{}: {}", rest.substr(0, space), std::strerror(err));
+}
+
 }  // namespace
+
+/// A sandbox prepared before any function needs it (ADR 0006): lambent-jail --spare, in its namespaces,
+/// cgroups (no memory limit yet) and network, waiting on its control socket for a function.
+struct spare {
+    explicit spare(asio::io_context& io) : control(io), pidfd(io) {}
+    jail_process proc;
+    asio::posix::stream_descriptor control;
+    asio::posix::stream_descriptor pidfd;
+    sandbox::cgroup cgroup;
+    int uid_slot = -1;
+    int listener = -1;  // the Runtime API listener, made in the spare's network namespace
+    bool ready = false;
+    bool taken = false;
+    steady::time_point started = steady::now();
+};
 
 struct invocation {
     invoke_request req;
@@ -111,7 +213,7 @@ struct pool {
 class scheduler_impl : public std::enable_shared_from_this<scheduler_impl> {
 public:
     scheduler_impl(asio::io_context& ctx, asio::thread_pool& tp, store::store& st, scheduler_options o)
-        : io(ctx), blocking(tp), store(st), options(std::move(o)), reaper(ctx), flusher(ctx) {}
+        : io(ctx), blocking(tp), store(st), options(std::move(o)), reaper(ctx), flusher(ctx), refill_timer(ctx) {}
 
     result<void> load_registry();
     static asio::awaitable<invoke_result> invoke(std::shared_ptr<scheduler_impl> self, invoke_request req);
@@ -149,6 +251,23 @@ public:
     }
     static constexpr int uid_base = 200000;
 
+    /// lambent-jail's sandbox arguments shared by workers and spares (the function's own come after).
+    std::vector<std::string> sandbox_args(int uid, const sandbox::cgroup& cg) const;
+    // Spare sandboxes (ADR 0006).
+    void refill_spares();
+    void refill_spares_soon();
+    bool refill_pending = false;
+    void start_spare();
+    std::shared_ptr<spare> take_spare();
+    void spare_gone(const std::shared_ptr<spare>& s, bool failed);
+    static asio::awaitable<void> spare_ready(std::shared_ptr<scheduler_impl> self, std::shared_ptr<spare> s);
+    static asio::awaitable<void> spare_exit(std::shared_ptr<scheduler_impl> self, std::shared_ptr<spare> s);
+    std::vector<std::shared_ptr<spare>> spares;
+    int spare_failures = 0;  // spares that died before they were ready, in a row
+    steady::time_point spare_backoff_until;
+    long long spare_assignments = 0;
+    long long spare_misses = 0;  // sandboxed cold starts that found no ready spare
+
     asio::io_context& io;
     asio::thread_pool& blocking;
     store::store& store;
@@ -165,6 +284,7 @@ public:
     bool stopped = false;
     asio::steady_timer reaper;
     asio::steady_timer flusher;
+    asio::steady_timer refill_timer;  // spare sandboxes (refill_spares_soon)
     void schedule_flush();
 };
 
@@ -179,7 +299,8 @@ public:
           control_(sched_->io), provisioned_(provisioned) {}
     bool provisioned() const { return provisioned_; }
 
-    result<void> start();
+    /// Starts the worker: in a spare sandbox when `from` is given, else through a new lambent-jail.
+    result<void> start(std::shared_ptr<spare> from = nullptr);
     void dispatch(const std::shared_ptr<invocation>& inv);
     void kill();
 
@@ -223,6 +344,7 @@ private:
     asio::posix::stream_descriptor err_;
     asio::posix::stream_descriptor control_;  // sandbox: the jail's control socket
     bool provisioned_ = false;
+    bool from_spare_ = false;
     long memory_mb_cache_ = 0;
     steady::time_point memory_read_at_;
     sandbox::cgroup cgroup_;
@@ -341,7 +463,7 @@ std::vector<std::string> worker::environment(const std::string& runtime_dir, con
     return env;
 }
 
-result<void> worker::start() {
+result<void> worker::start(std::shared_ptr<spare> from) {
     const auto& f = pool_->function;
     auto self = shared_from_this();
     // Runtime API listener first: its address goes into the environment.
@@ -380,33 +502,14 @@ result<void> worker::start() {
         sched_->options.logs_dir, f.name,
         fmt::format("{}/[{}]{}", codec::date_path(started), f.version, codec::random_hex(16)));
 
-    std::vector<std::string> args{sched_->options.jail_path.string()};
-    int control[2] = {-1, -1};
-    if (sandboxed) {
-        uid_slot_ = sched_->acquire_slot();
-        const int uid = scheduler_impl::uid_base + uid_slot_;
-        if (sched_->options.host) {
-            auto cg = sandbox::cgroup::create(*sched_->options.host, fmt::format("w{}-{}", uid_slot_, codec::random_hex(4)),
-                                              f.memory_mb, 1024);
-            if (!cg) return cg.error();
-            cgroup_ = std::move(*cg);
-        }
-        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, control) != 0) {
-            return make_error(errc::service, "socketpair failed");
-        }
-        args.insert(args.end(), {"--sandbox", "--task", code_dir.string(), "--runtime", runtime_host_dir.string(),
-                                 "--tmp-mb", std::to_string(f.ephemeral_storage_mb), "--uid", std::to_string(uid),
-                                 "--gid", std::to_string(uid), "--control-fd", "3", "--net",
-                                 sched_->options.egress ? "egress" : "none"});
-        if (sched_->options.seccomp_fd >= 0) args.insert(args.end(), {"--seccomp-fd", "4"});
-        if (sched_->options.egress) args.insert(args.end(), {"--slirp", sched_->options.slirp4netns});
-        for (const auto& procs : cgroup_.procs_files()) args.insert(args.end(), {"--cgroup", procs});
-    } else if (mount) {
-        args.insert(args.end(), {"--task", code_dir.string(), "--runtime", runtime_host_dir.string(), "--tmp-mb",
-                                 std::to_string(f.ephemeral_storage_mb)});
+    // The function's part of the jail's arguments: on the command line, or a spare's assignment message.
+    std::vector<std::string> function_args;
+    if (mount) {
+        function_args = {"--task", code_dir.string(), "--runtime", runtime_host_dir.string(), "--tmp-mb",
+                         std::to_string(f.ephemeral_storage_mb)};
     }
-    if (mount && !opt_host.empty()) args.insert(args.end(), {"--opt", opt_host});
-    args.insert(args.end(), {"--cwd", task_root, "--"});
+    if (mount && !opt_host.empty()) function_args.insert(function_args.end(), {"--opt", opt_host});
+    function_args.insert(function_args.end(), {"--cwd", task_root, "--"});
     for (const auto& part : pool_->spec.command) {
         std::string a = part;
         if (auto pos = a.find("{runtime_dir}"); pos != std::string::npos) a.replace(pos, 13, runtime_dir);
@@ -416,59 +519,86 @@ result<void> worker::start() {
             std::filesystem::exists(std::filesystem::path(opt_host) / "bootstrap", ec)) {
             a = opt_dir_ + "/bootstrap";
         }
-        args.push_back(std::move(a));
+        function_args.push_back(std::move(a));
     }
     const auto env = environment(runtime_dir, task_root);
 
-    int out_pipe[2];
-    int err_pipe[2];
-    if (::pipe2(out_pipe, O_CLOEXEC) != 0) return make_error(errc::service, "pipe failed");
-    if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
-        ::close(out_pipe[0]);
-        ::close(out_pipe[1]);
-        return make_error(errc::service, "pipe failed");
-    }
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
-    if (sandboxed) {
-        // Move both through high numbers first: either source may itself be 3 or 4.
-        posix_spawn_file_actions_adddup2(&fa, control[1], 200);
-        if (sched_->options.seccomp_fd >= 0) posix_spawn_file_actions_adddup2(&fa, sched_->options.seccomp_fd, 201);
-        posix_spawn_file_actions_adddup2(&fa, 200, 3);
-        if (sched_->options.seccomp_fd >= 0) posix_spawn_file_actions_adddup2(&fa, 201, 4);
-    }
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    std::vector<char*> envp;
-    for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
-    envp.push_back(nullptr);
     spawned_at_ = steady::now();
-    const int rc = ::posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&fa);
-    ::close(out_pipe[1]);
-    ::close(err_pipe[1]);
-    if (control[1] >= 0) ::close(control[1]);
-    if (control[0] >= 0) control_.assign(control[0]);
-    if (rc != 0) {
-        ::close(out_pipe[0]);
-        ::close(err_pipe[0]);
-        return make_error(errc::service, fmt::format("cannot start {}: {}", argv[0], std::strerror(rc)));
+    jail_process proc;
+    if (from) {
+        // A prepared sandbox: set the memory limit on the cgroup it already joined, hand it the function.
+        from_spare_ = true;
+        proc = from->proc;
+        uid_slot_ = from->uid_slot;
+        cgroup_ = std::move(from->cgroup);
+        const int listener = std::exchange(from->listener, -1);
+        const int pidfd = from->pidfd.release();
+        control_.assign(from->control.release());
+        pid_ = proc.pid;
+        pidfd_.assign(pidfd);
+        out_.assign(proc.out);
+        err_.assign(proc.err);
+        // Failures from here on: the spare's processes are ours to reap, its cgroup and uid ours to release.
+        auto abandon = [this, listener](error e) -> result<void> {
+            if (listener >= 0) ::close(listener);
+            ::kill(-pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+            state_ = state::dead;
+            asio::post(sched_->blocking, [cg = std::move(cgroup_)]() mutable { cg.remove(); });
+            sched_->release_slot(std::exchange(uid_slot_, -1));
+            return e;
+        };
+        std::string message;
+        for (const auto& e : env) message.append("--env").append(1, '\0').append(e).append(1, '\0');
+        for (const auto& a : function_args) message.append(a).append(1, '\0');
+        message.pop_back();
+        if (!cgroup_.set_memory_limit(f.memory_mb)) {
+            return abandon(make_error(errc::service, fmt::format("cannot set the memory limit of a spare sandbox for {}", f.name)));
+        }
+        if (::send(control_.native_handle(), message.data(), message.size(), MSG_NOSIGNAL) !=
+            static_cast<ssize_t>(message.size())) {
+            return abandon(make_error(errc::service,
+                                      fmt::format("cannot hand a spare sandbox to {}: {}", f.name, std::strerror(errno))));
+        }
+        if (auto adopted = runtime_api_->adopt(listener); !adopted) return abandon(adopted.error());
+    } else {
+        std::vector<std::string> args{sched_->options.jail_path.string()};
+        if (sandboxed) {
+            uid_slot_ = sched_->acquire_slot();
+            if (sched_->options.host) {
+                auto cg = sandbox::cgroup::create(*sched_->options.host,
+                                                  fmt::format("w{}-{}", uid_slot_, codec::random_hex(4)), f.memory_mb, 1024);
+                if (!cg) {
+                    sched_->release_slot(std::exchange(uid_slot_, -1));
+                    return cg.error();
+                }
+                cgroup_ = std::move(*cg);
+            }
+            auto common = sched_->sandbox_args(scheduler_impl::uid_base + uid_slot_, cgroup_);
+            args.insert(args.end(), common.begin(), common.end());
+        }
+        args.insert(args.end(), function_args.begin(), function_args.end());
+        auto launched = launch_jail(args, env, sandboxed, sched_->options.seccomp_fd);
+        if (!launched) {
+            cgroup_.remove();
+            sched_->release_slot(std::exchange(uid_slot_, -1));
+            return launched.error();
+        }
+        proc = *launched;
+        pid_ = proc.pid;
+        out_.assign(proc.out);
+        err_.assign(proc.err);
+        if (proc.control >= 0) control_.assign(proc.control);
     }
-    ::fcntl(out_pipe[0], F_SETFL, O_NONBLOCK);
-    ::fcntl(err_pipe[0], F_SETFL, O_NONBLOCK);
-    out_.assign(out_pipe[0]);
-    err_.assign(err_pipe[0]);
-    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
-    if (pidfd < 0) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, nullptr, 0);
-        return make_error(errc::service, "pidfd_open failed");
+    if (!pidfd_.is_open()) {
+        const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+        if (pidfd < 0) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+            return make_error(errc::service, "pidfd_open failed");
+        }
+        pidfd_.assign(pidfd);
     }
-    pidfd_.assign(pidfd);
     platform_line(fmt::format("INIT_START Runtime Version: {}:{}.v1\tRuntime Version ARN: arn:aws:lambda:{}::runtime:{}",
                               pool_->spec.family, f.runtime, sched_->options.account.region,
                               codec::hex(codec::sha256(f.runtime))));
@@ -491,20 +621,8 @@ asio::awaitable<void> worker::read_control(std::shared_ptr<worker> self) {
     // One message from the jail: "ok" with the Runtime API listener (SCM_RIGHTS), or "error <stage> <errno>".
     auto [ec] = co_await self->control_.async_wait(asio::posix::descriptor_base::wait_read, tuple_awaitable);
     if (ec) co_return;
-    char text[160] = {};
-    iovec iov{text, sizeof text - 1};
-    alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cbuf;
-    msg.msg_controllen = sizeof cbuf;
-    const ssize_t n = ::recvmsg(self->control_.native_handle(), &msg, MSG_CMSG_CLOEXEC);
-    int fd = -1;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
-    }
-    const std::string_view message(text, n > 0 ? static_cast<std::size_t>(n) : 0);
+    // (A worker in a spare sandbox got its listener with the spare: it only hears of errors, or EOF at execve.)
+    const auto [message, fd] = receive_control(self->control_.native_handle());
     if (message == "ok" && fd >= 0) {
         if (auto adopted = self->runtime_api_->adopt(fd); !adopted) {
             self->setup_error_ = adopted.error().message;
@@ -512,10 +630,7 @@ asio::awaitable<void> worker::read_control(std::shared_ptr<worker> self) {
         }
     } else if (message.rfind("error ", 0) == 0) {
         if (fd >= 0) ::close(fd);
-        const auto rest = std::string(message.substr(6));
-        const auto space = rest.rfind(' ');
-        const int err = space == std::string::npos ? 0 : std::atoi(rest.c_str() + space + 1);
-        self->setup_error_ = fmt::format("{}: {}", rest.substr(0, space), std::strerror(err));
+        self->setup_error_ = setup_error_text(message.substr(6));
         spdlog::error("worker sandbox setup failed function={} stage={}", self->pool_->function.name, self->setup_error_);
     }
     boost::system::error_code ignored;
@@ -629,6 +744,8 @@ asio::awaitable<http::response> worker::on_next(std::shared_ptr<worker> self) {
         self->sched_->stats.function(self->pool_->function.name).init_duration.observe(init_ms / 1000.0);
         // Pre-initialised (provisioned) environments report no Init Duration: no invocation waited for it.
         if (!self->provisioned_) self->pending_init_ms_ = init_ms;
+        // The spare this worker took is replaced once its runtime is up: off the cold start's path.
+        if (self->from_spare_) self->sched_->refill_spares_soon();
         spdlog::debug("worker ready function={} pid={} init_ms={:.2f}", self->pool_->function.name, self->pid_,
                       *self->pending_init_ms_);
     }
@@ -830,9 +947,144 @@ void worker::on_exit(int wait_status) {
     }
     sched_->release_slot(uid_slot_);
     uid_slot_ = -1;
+    if (from_spare_ && was == state::starting) sched_->refill_spares_soon();
     log_->flush();
     spdlog::debug("worker exited function={} pid={} status={}", pool_->function.name, pid_, wait_status);
     sched_->worker_gone(shared_from_this());
+}
+
+// ---- spare sandboxes (ADR 0006) ---------------------------------------------------------------
+
+std::vector<std::string> scheduler_impl::sandbox_args(int uid, const sandbox::cgroup& cg) const {
+    std::vector<std::string> args{"--sandbox", "--uid", std::to_string(uid), "--gid", std::to_string(uid),
+                                  "--control-fd", "3", "--net", options.egress ? "egress" : "none"};
+    if (options.seccomp_fd >= 0) args.insert(args.end(), {"--seccomp-fd", "4"});
+    if (options.egress) args.insert(args.end(), {"--slirp", options.slirp4netns});
+    for (const auto& procs : cg.procs_files()) args.insert(args.end(), {"--cgroup", procs});
+    if (options.jail_trace) args.emplace_back("--trace");
+    return args;
+}
+
+void scheduler_impl::refill_spares() {
+    if (stopped || !options.sandbox) return;
+    if (spare_failures >= 3 && steady::now() < spare_backoff_until) return;
+    while (static_cast<int>(spares.size()) < options.spare_sandboxes) {
+        const auto before = spares.size();
+        start_spare();
+        if (spares.size() == before) return;  // could not start one: the reaper tries again
+    }
+}
+
+void scheduler_impl::refill_spares_soon() {
+    // A moment after the worker came up, so its first invocation does not share the CPU with the new
+    // spare's set-up (slirp4netns alone takes several ms of CPU).
+    if (refill_pending || stopped) return;
+    refill_pending = true;
+    refill_timer.expires_after(std::chrono::milliseconds(50));
+    refill_timer.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+        auto self = weak.lock();
+        if (!self) return;
+        self->refill_pending = false;
+        if (!ec) self->refill_spares();
+    });
+}
+
+void scheduler_impl::start_spare() {
+    auto s = std::make_shared<spare>(io);
+    s->uid_slot = acquire_slot();
+    auto fail = [this, &s](const std::string& why) {
+        spdlog::warn("scheduler: cannot prepare a spare sandbox: {}", why);
+        s->cgroup.remove();
+        release_slot(s->uid_slot);
+        if (++spare_failures >= 3) spare_backoff_until = steady::now() + std::chrono::seconds(10);
+    };
+    if (options.host) {
+        auto cg = sandbox::cgroup::create(*options.host, fmt::format("s{}-{}", s->uid_slot, codec::random_hex(4)), 0, 1024);
+        if (!cg) return fail(cg.error().message);
+        s->cgroup = std::move(*cg);
+    }
+    std::vector<std::string> args{options.jail_path.string()};
+    auto common = sandbox_args(uid_base + s->uid_slot, s->cgroup);
+    args.insert(args.end(), common.begin(), common.end());
+    args.emplace_back("--spare");
+    auto launched = launch_jail(args, {}, true, options.seccomp_fd);
+    if (!launched) return fail(launched.error().message);
+    s->proc = *launched;
+    s->control.assign(s->proc.control);
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, s->proc.pid, 0));
+    if (pidfd < 0) {
+        ::kill(-s->proc.pid, SIGKILL);
+        ::waitpid(s->proc.pid, nullptr, 0);
+        ::close(s->proc.out);
+        ::close(s->proc.err);
+        return fail("pidfd_open failed");
+    }
+    s->pidfd.assign(pidfd);
+    spares.push_back(s);
+    auto self = shared_from_this();
+    asio::co_spawn(io, spare_ready(self, s), log_failure);
+    asio::co_spawn(io, spare_exit(self, s), log_failure);
+}
+
+asio::awaitable<void> scheduler_impl::spare_ready(std::shared_ptr<scheduler_impl> self, std::shared_ptr<spare> s) {
+    auto [ec] = co_await s->control.async_wait(asio::posix::descriptor_base::wait_read, tuple_awaitable);
+    if (ec || s->taken) co_return;
+    const auto [message, fd] = receive_control(s->control.native_handle());
+    if (message == "ok" && fd >= 0) {
+        s->listener = fd;
+        s->ready = true;
+        self->spare_failures = 0;
+        spdlog::debug("spare sandbox ready pid={} ms={:.2f}", s->proc.pid, ms_between(s->started, steady::now()));
+        co_return;
+    }
+    if (fd >= 0) ::close(fd);
+    spdlog::error("spare sandbox setup failed: {}",
+                  message.rfind("error ", 0) == 0 ? setup_error_text(message.substr(6)) : std::string("no answer"));
+    ::kill(-s->proc.pid, SIGKILL);  // spare_exit cleans up
+}
+
+asio::awaitable<void> scheduler_impl::spare_exit(std::shared_ptr<scheduler_impl> self, std::shared_ptr<spare> s) {
+    co_await s->pidfd.async_wait(asio::posix::descriptor_base::wait_read, tuple_awaitable);
+    if (s->taken) co_return;  // a worker owns the processes now
+    ::waitpid(s->proc.pid, nullptr, 0);
+    self->spare_gone(s, !s->ready);
+}
+
+void scheduler_impl::spare_gone(const std::shared_ptr<spare>& s, bool failed) {
+    std::erase(spares, s);
+    boost::system::error_code ec;
+    s->control.close(ec);
+    s->pidfd.close(ec);
+    for (int fd : {s->proc.out, s->proc.err, s->listener}) {
+        if (fd >= 0) ::close(fd);
+    }
+    s->listener = -1;
+    if (!s->cgroup.empty()) {
+        asio::post(blocking, [cg = std::move(s->cgroup)]() mutable { cg.remove(); });
+    }
+    release_slot(std::exchange(s->uid_slot, -1));
+    if (failed && !stopped) {
+        if (++spare_failures >= 3) {
+            spare_backoff_until = steady::now() + std::chrono::seconds(10);
+            spdlog::warn("scheduler: spare sandboxes keep failing; trying again in 10 s");
+        }
+    }
+    refill_spares();
+}
+
+std::shared_ptr<spare> scheduler_impl::take_spare() {
+    if (!options.sandbox || options.spare_sandboxes <= 0) return nullptr;
+    for (auto it = spares.begin(); it != spares.end(); ++it) {
+        if ((*it)->ready) {
+            auto s = *it;
+            spares.erase(it);
+            s->taken = true;
+            ++spare_assignments;
+            return s;
+        }
+    }
+    ++spare_misses;
+    return nullptr;
 }
 
 // ---- scheduler --------------------------------------------------------------------------------
@@ -975,7 +1227,7 @@ void scheduler_impl::rebalance(const std::shared_ptr<pool>& p) {
     }
     while (coming < p->queue.size()) {
         auto w = std::make_shared<worker>(shared_from_this(), p);
-        auto started = w->start();
+        auto started = w->start(take_spare());
         if (!started) {
             spdlog::error("scheduler: cannot start a worker for {}: {}", p->function.name, started.error().message);
             auto inv = p->queue.front();
@@ -998,7 +1250,7 @@ void scheduler_impl::ensure_provisioned(const std::shared_ptr<pool>& p) {
     }
     while (alive < p->provisioned) {
         auto w = std::make_shared<worker>(shared_from_this(), p, true);
-        if (auto started = w->start(); !started) {
+        if (auto started = w->start(take_spare()); !started) {
             spdlog::error("scheduler: cannot start a provisioned worker for {}: {}", p->function.name,
                           started.error().message);
             return;
@@ -1092,6 +1344,7 @@ void scheduler_impl::schedule_flush() {
 }
 
 void scheduler_impl::reap() {
+    refill_spares();  // after failures, or when a worker that took a spare never came up
     const auto now = steady::now();
     for (auto& [key, p] : pools) {
         for (auto& w : p->workers) {
@@ -1109,6 +1362,7 @@ void scheduler_impl::stop() {
     stopped = true;
     reaper.cancel();
     flusher.cancel();
+    refill_timer.cancel();
     for (auto& [key, p] : pools) {
         for (auto& inv : p->queue) {
             invoke_result res;
@@ -1118,6 +1372,8 @@ void scheduler_impl::stop() {
         p->queue.clear();
         for (auto& w : p->workers) w->kill();
     }
+    // Spare sandboxes go too; spare_exit removes their cgroups as they exit.
+    for (auto& s : spares) ::kill(-s->proc.pid, SIGKILL);
 }
 
 // ---- facade -----------------------------------------------------------------------------------
@@ -1132,6 +1388,7 @@ result<void> scheduler::start() {
     if (!r) return r;
     impl_->schedule_reaper();
     impl_->schedule_flush();
+    impl_->refill_spares();
     return {};
 }
 
@@ -1166,6 +1423,19 @@ std::string scheduler::render_metrics(const std::string& extra) const {
         "# HELP lambent_concurrency_limit Account concurrency limit\n# TYPE lambent_concurrency_limit gauge\n"
         "lambent_concurrency_limit {}\n",
         s.workers, s.idle_workers, s.active_invocations, impl_->options.concurrency_limit);
+    if (impl_->options.sandbox) {
+        int ready = 0;
+        for (const auto& sp : impl_->spares) ready += sp->ready ? 1 : 0;
+        server += fmt::format(
+            "# HELP lambent_spare_sandboxes Spare sandboxes prepared for cold starts, by state\n"
+            "# TYPE lambent_spare_sandboxes gauge\nlambent_spare_sandboxes{{state=\"ready\"}} {}\n"
+            "lambent_spare_sandboxes{{state=\"starting\"}} {}\n"
+            "# HELP lambent_spare_sandbox_cold_starts_total Sandboxed cold starts, by whether a ready spare took them\n"
+            "# TYPE lambent_spare_sandbox_cold_starts_total counter\n"
+            "lambent_spare_sandbox_cold_starts_total{{spare=\"hit\"}} {}\n"
+            "lambent_spare_sandbox_cold_starts_total{{spare=\"miss\"}} {}\n",
+            ready, static_cast<int>(impl_->spares.size()) - ready, impl_->spare_assignments, impl_->spare_misses);
+    }
     return impl_->stats.render(server + extra);
 }
 

@@ -72,6 +72,29 @@ def isolate_aws_environment():
 # /proc helpers
 
 
+def direct_children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+def cmdline(pid: int) -> list[bytes]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().split(b"\0")
+    except OSError:
+        return []
+
+
+def _runs_a_runtime(jail: int) -> bool:
+    """Whether a lambent-jail has anything under it besides its own copies (its namespace's init) and
+    slirp4netns: i.e. a runtime."""
+    own = cmdline(jail)
+    return any(cmdline(p) != own and b"slirp4netns" not in b" ".join(cmdline(p)) for p in child_pids(jail))
+
+
 def child_pids(pid: int) -> list[int]:
     """All descendants of pid (recursively, via /proc/<pid>/task/*/children)."""
     out: list[int] = []
@@ -255,7 +278,25 @@ class LambentServer:
         return lines
 
     def children(self) -> list[int]:
-        return child_pids(self.pid)
+        """The server's descendants, except its spare sandboxes that no function has taken yet (ADR 0006):
+        those are the server's, kept ready, not a function's."""
+        spares = set()
+        for jail in direct_children(self.pid):
+            if b"--spare" in cmdline(jail) and not _runs_a_runtime(jail):
+                spares.add(jail)
+                spares.update(child_pids(jail))
+        return [p for p in child_pids(self.pid) if p not in spares]
+
+    def spares_settled(self) -> bool:
+        """No spare sandbox is being prepared right now (every spare is ready): fd counts are stable."""
+        import urllib.request
+        try:
+            with urllib.request.urlopen(f"{self.url}/metrics", timeout=5) as r:
+                text = r.read().decode()
+        except OSError:
+            return False
+        m = re.search(r'^lambent_spare_sandboxes\{state="starting"\} (\d+)$', text, re.M)
+        return m is None or m.group(1) == "0"
 
     def env_pids(self, stream: str) -> list[int]:
         return env_pids(self.pid, stream)

@@ -42,7 +42,7 @@ def test_no_fd_or_process_leaks_after_mixed_invokes(servers):
     assert invoke(warm_client, "hy-ok", {"action": "exit", "code": 5}).json()["errorType"] == "Runtime.ExitError"
     assert invoke(warm_client, "hy-slow", {"action": "sleep", "seconds": 3}).json()["errorType"] == "Sandbox.Timedout"
     _close(warm_client)
-    poll(lambda: srv.children() == [], 10, what="warm-up workers to be evicted")
+    poll(lambda: srv.children() == [] and srv.spares_settled(), 10, what="warm-up workers to be evicted")
     time.sleep(0.3)
     base_fds = len(srv.fds())
     base_children = len(srv.children())
@@ -95,7 +95,7 @@ def test_no_fd_or_process_leaks_after_mixed_invokes(servers):
 
     _close(client)
     # All workers go away after the idle TTL, and the server is back to its baseline.
-    poll(lambda: srv.children() == [], 15, what="all workers to be evicted after the run")
+    poll(lambda: srv.children() == [] and srv.spares_settled(), 15, what="all workers to be evicted after the run")
 
     def back_to_baseline():
         return len(srv.fds()) <= base_fds

@@ -20,6 +20,7 @@ struct config {
     int log_retention_days = 0;             // 0: keep function logs forever
     std::string sandbox = "on";             // on | off
     std::string sandbox_network = "egress"; // none | egress
+    int spare_sandboxes = 2;                // sandboxes prepared ahead of cold starts (0: none)
 };
 
 /// Runs the server until SIGINT/SIGTERM. Returns the process exit code.

@@ -32,9 +32,13 @@ host_support detect(bool want_egress);
 class cgroup {
 public:
     cgroup() = default;
-    /// Creates the worker's cgroup(s) with memory = `memory_mb` (no swap) and at most `pids_max` tasks.
+    /// Creates the worker's cgroup(s) with memory = `memory_mb` (no swap; 0: no memory limit yet, as for a
+    /// spare sandbox) and at most `pids_max` tasks.
     [[nodiscard]] static result<cgroup> create(const host_support& host, const std::string& name, int memory_mb,
                                                int pids_max);
+    /// Sets the memory limit (no swap) of an existing cgroup and restarts its peak from the current usage:
+    /// a spare sandbox's cgroup when a function takes it.
+    [[nodiscard]] bool set_memory_limit(int memory_mb);
     /// `cgroup.procs` files the launcher joins before it creates the sandbox.
     const std::vector<std::string>& procs_files() const { return procs_; }
     /// Peak memory of the cgroup in bytes (0 when unknown).

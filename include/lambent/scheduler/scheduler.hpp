@@ -47,6 +47,8 @@ struct scheduler_options {
     int seccomp_fd = -1;                   // BPF program (sandbox::compile_seccomp_filter)
     std::shared_ptr<const sandbox::host_support> host;  // cgroups etc.
     std::string endpoint_url;              // the server's own URL, for AWS_ENDPOINT_URL inside functions
+    int spare_sandboxes = 2;               // sandbox: spare sandboxes kept ready for cold starts (ADR 0006)
+    bool jail_trace = false;               // lambent-jail --trace: stage timings in the function's log
 };
 
 class scheduler_impl;
