@@ -162,8 +162,26 @@ int run_deploy(const endpoint& ep, const deploy_options& o) {
     if (int rc = wait_ready(ep, o.name); rc != exit_ok) return rc;
 
     const auto f = summarize_function(json::parse(done.response->body, nullptr, false));
-    fmt::print("{} {} ({}, {}, {} files, {} zipped, sha256 {})\n", exists ? "updated" : "created", o.name, f.runtime,
-               f.handler, zip->files, human_bytes(zip->bytes.size()), f.code_sha256);
+    fmt::print("{} {} ({}, {}, {} file{}, {} zipped, sha256 {})\n", exists ? "updated" : "created", o.name, f.runtime,
+               f.handler, zip->files, zip->files == 1 ? "" : "s", human_bytes(zip->bytes.size()), f.code_sha256);
+    std::fflush(stdout);
+    return exit_ok;
+}
+
+int run_publish_layer(const endpoint& ep, const publish_layer_options& o) {
+    auto zip = zip_folder(o.dir);
+    if (!zip) {
+        print_error(zip.error().message);
+        return exit_usage;
+    }
+    const auto req = publish_layer_request(o, zip->bytes);
+    auto done = call(ep, req, upload_options(req.body.size()));
+    if (!done.response) return done.exit_status;
+    const auto body = json::parse(done.response->body, nullptr, false);
+    const std::string arn = body.is_object() ? body.value("LayerVersionArn", "") : "";
+    fmt::print("{}\n", arn);  // stdout: only the ARN, for `--layer "$(lambent publish-layer …)"`
+    fmt::print(stderr, "published {} ({} file{}, {} zipped)\n", arn, zip->files, zip->files == 1 ? "" : "s",
+               human_bytes(zip->bytes.size()));
     std::fflush(stdout);
     return exit_ok;
 }
@@ -349,6 +367,7 @@ int run_client_command(const client_commands& c) {
         return exit_usage;
     }
     if (c.deploy_cmd->parsed()) return run_deploy(*ep, c.deploy);
+    if (c.publish_layer_cmd->parsed()) return run_publish_layer(*ep, c.publish_layer);
     if (c.invoke_cmd->parsed()) return run_invoke(*ep, c.invoke);
     if (c.logs_cmd->parsed()) return run_logs(*ep, c.logs);
     if (c.ls_cmd->parsed()) return run_ls(*ep, c.ls);

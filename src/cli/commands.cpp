@@ -28,7 +28,7 @@ std::string client_commands::endpoint_url() const {
 }
 
 bool client_commands::selected() const {
-    for (const CLI::App* cmd : {deploy_cmd, invoke_cmd, logs_cmd, ls_cmd, rm_cmd, event_cmd}) {
+    for (const CLI::App* cmd : {deploy_cmd, publish_layer_cmd, invoke_cmd, logs_cmd, ls_cmd, rm_cmd, event_cmd}) {
         if (cmd != nullptr && cmd->parsed()) return true;
     }
     return false;
@@ -51,9 +51,29 @@ void add_client_commands(CLI::App& app, client_commands& c) {
     deploy->add_option("--timeout", c.deploy.timeout_s, "Timeout in seconds (1-900)");
     deploy->add_option("--role", c.deploy.role, "Execution role ARN (not used by Lambent, required by the API)")
         ->capture_default_str();
+    deploy->add_option("--layer", c.deploy.layers,
+                       "Layer version ARN (repeatable, in order; replaces the function's layers)")
+        ->allow_extra_args(false);
     add_endpoint(deploy, c);
     deploy->footer(exit_codes_footer);
     c.deploy_cmd = deploy;
+
+    // publish-layer
+    auto* layer = app.add_subcommand("publish-layer", "Publish a folder as a new layer version; prints its ARN");
+    layer->add_option("DIR", c.publish_layer.dir, "Folder with the layer content (python/, nodejs/node_modules/, bin/, …)")
+        ->required()
+        ->check(CLI::ExistingDirectory);
+    layer->add_option("--name,-n", c.publish_layer.name, "Layer name")->required();
+    layer->add_option("--description", c.publish_layer.description, "Description of this version");
+    layer->add_option("--compatible-runtime", c.publish_layer.compatible_runtimes, "Runtime (repeatable)")
+        ->allow_extra_args(false);
+    layer->add_option("--compatible-architecture", c.publish_layer.compatible_architectures,
+                      "x86_64 or arm64 (repeatable)")
+        ->allow_extra_args(false);
+    layer->add_option("--license", c.publish_layer.license_info, "License information");
+    add_endpoint(layer, c);
+    layer->footer(exit_codes_footer);
+    c.publish_layer_cmd = layer;
 
     // invoke
     auto* invoke = app.add_subcommand("invoke", "Invoke a function and print its result on stdout");

@@ -167,6 +167,7 @@ http_request create_function_request(const deploy_options& o, const std::map<std
     if (o.memory_mb) body["MemorySize"] = *o.memory_mb;
     if (o.timeout_s) body["Timeout"] = *o.timeout_s;
     if (!env.empty()) body["Environment"] = {{"Variables", env}};
+    if (!o.layers.empty()) body["Layers"] = o.layers;
     return json_request("POST", std::string(functions_path), body);
 }
 
@@ -179,7 +180,16 @@ http_request update_configuration_request(const deploy_options& o, const std::ma
     if (o.memory_mb) body["MemorySize"] = *o.memory_mb;
     if (o.timeout_s) body["Timeout"] = *o.timeout_s;
     if (!o.env.empty()) body["Environment"] = {{"Variables", env}};
+    if (!o.layers.empty()) body["Layers"] = o.layers;
     return json_request("PUT", function_path(o.name) + "/configuration", body);
+}
+
+http_request publish_layer_request(const publish_layer_options& o, std::string_view zip_bytes) {
+    json body = {{"Content", {{"ZipFile", codec::base64_encode(zip_bytes)}}}, {"Description", o.description}};
+    if (!o.compatible_runtimes.empty()) body["CompatibleRuntimes"] = o.compatible_runtimes;
+    if (!o.compatible_architectures.empty()) body["CompatibleArchitectures"] = o.compatible_architectures;
+    if (o.license_info) body["LicenseInfo"] = *o.license_info;
+    return json_request("POST", "/2018-10-31/layers/" + codec::percent_encode(o.name) + "/versions", body);
 }
 
 http_request invoke_request(const invoke_options& o, std::string payload) {

@@ -97,7 +97,7 @@ std::uint64_t tree_bytes(const fs::path& root) {
 result<void> overlay_tree(const fs::path& src, const fs::path& dest) {
     std::error_code ec;
     for (fs::recursive_directory_iterator it(src, ec), end; !ec && it != end; it.increment(ec)) {
-        const fs::path target = dest / fs::relative(it->path(), src);
+        const fs::path target = dest / it->path().lexically_relative(src);  // not relative(): it follows symlinks
         std::error_code e2;
         const auto st = it->symlink_status(e2);
         const auto existing = fs::symlink_status(target, e2);

@@ -320,3 +320,48 @@ def test_layers_with_the_aws_cli(server, tmp_path):
     missing = server.aws("get-layer-version", "--layer-name", name, "--version-number", "1", check=False)
     assert missing.returncode != 0
     assert "ResourceNotFoundException" in missing.stderr
+
+
+# ------------------------------------------------------------------------------------ lambent CLI
+
+
+def test_publish_layer_and_deploy_with_layers_through_the_cli(server, client, tmp_path):
+    import os
+    import subprocess
+
+    from lambent_testlib import lambent_binary
+
+    def cli(*args):
+        env = dict(os.environ, LAMBENT_ENDPOINT=server.url)
+        return subprocess.run([str(lambent_binary()), *args], capture_output=True, text=True, env=env,
+                              stdin=subprocess.DEVNULL, timeout=120)
+
+    layer_dir = tmp_path / "layer" / "python"
+    layer_dir.mkdir(parents=True)
+    (layer_dir / "layermod.py").write_text("MARKER = 'cli'\n")
+    name = unique_name("clilayer")
+    r = cli("publish-layer", str(tmp_path / "layer"), "--name", name, "--compatible-runtime", "python3.12",
+            "--license", "MIT")
+    assert r.returncode == 0, r.stderr
+    arn = r.stdout.strip()
+    assert arn == layer_arn(name, 1), r.stdout
+    assert "published" in r.stderr
+    got = client.get_layer_version_by_arn(Arn=arn)
+    assert got["CompatibleRuntimes"] == ["python3.12"] and got["LicenseInfo"] == "MIT"
+
+    fn_dir = tmp_path / "fn"
+    fn_dir.mkdir()
+    (fn_dir / "app.py").write_text("import layermod\n\ndef handler(event, context):\n    return layermod.MARKER\n")
+    fn = unique_name("clifn")
+    r = cli("deploy", str(fn_dir), "--name", fn, "--runtime", "python3.12", "--handler", "app.handler",
+            "--layer", arn)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"created {fn} (python3.12, app.handler, 1 file, "), r.stdout
+    assert [l["Arn"] for l in client.get_function_configuration(FunctionName=fn)["Layers"]] == [arn]
+    r = cli("invoke", fn)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == '"cli"'
+
+    r = cli("publish-layer", str(tmp_path / "layer"), "--name", "bad name!")
+    assert r.returncode == 2
+    assert "ValidationException" in r.stderr

@@ -1,5 +1,5 @@
 #pragma once
-/// The client subcommands of `lambent` (deploy, invoke, logs, ls, rm, event): their CLI11 definitions and
+/// The client subcommands of `lambent` (deploy, publish-layer, invoke, logs, ls, rm, event): their CLI11 definitions and
 /// the option values they fill. Running them is client.hpp; `serve` stays in main.cpp.
 
 #include "lambent/cli/events.hpp"
@@ -19,6 +19,7 @@ struct client_commands {
     [[nodiscard]] std::string endpoint_url() const;
 
     deploy_options deploy;
+    publish_layer_options publish_layer;
     invoke_options invoke;
     logs_options logs;
     ls_options ls;
@@ -28,6 +29,7 @@ struct client_commands {
     schedule_options schedule;
 
     CLI::App* deploy_cmd = nullptr;
+    CLI::App* publish_layer_cmd = nullptr;
     CLI::App* invoke_cmd = nullptr;
     CLI::App* logs_cmd = nullptr;
     CLI::App* ls_cmd = nullptr;

@@ -75,6 +75,16 @@ struct deploy_options {
     std::vector<std::string> env;  // K=V, repeatable
     std::optional<int> memory_mb;
     std::optional<int> timeout_s;
+    std::vector<std::string> layers;  // layer version ARNs, in order (repeatable; replaces the function's layers)
+};
+
+struct publish_layer_options {
+    std::string dir;
+    std::string name;
+    std::string description;
+    std::vector<std::string> compatible_runtimes;
+    std::vector<std::string> compatible_architectures;
+    std::optional<std::string> license_info;
 };
 
 struct invoke_options {
@@ -125,6 +135,8 @@ http_request update_code_request(std::string_view name, std::string_view zip_byt
 /// when given (an update leaves what was not asked for as it is).
 http_request update_configuration_request(const deploy_options& o, const std::map<std::string, std::string>& env);
 http_request invoke_request(const invoke_options& o, std::string payload);
+/// PublishLayerVersion (`POST /2018-10-31/layers/NAME/versions`) with the ZIP inline as Content.ZipFile.
+http_request publish_layer_request(const publish_layer_options& o, std::string_view zip_bytes);
 http_request list_functions_request(const std::optional<std::string>& marker);
 http_request delete_function_request(std::string_view name);
 

@@ -115,6 +115,32 @@ TEST(cli_requests, deploy_update_leaves_out_what_was_not_asked_for) {
     EXPECT_FALSE(body_of(create).contains("MemorySize"));
 }
 
+TEST(cli_requests, layers_on_deploy_and_publish_layer) {
+    temp_dir dir;
+    const std::string a = "arn:aws:lambda:us-east-1:000000000000:layer:a:1";
+    const std::string b = "arn:aws:lambda:us-east-1:000000000000:layer:b:3";
+    parsed_cli p({"deploy", dir.path.string(), "-n", "f", "-r", "python3.12", "--handler", "app.handler", "--layer", a,
+                  "--layer", b});
+    ASSERT_EQ(p.parse_status, -1) << p.err;
+    EXPECT_EQ(body_of(create_function_request(p.client.deploy, {}, "z"))["Layers"], (json{a, b}));
+    EXPECT_EQ(body_of(update_configuration_request(p.client.deploy, {}))["Layers"], (json{a, b}));
+
+    parsed_cli l({"publish-layer", dir.path.string(), "--name", "pillow", "--compatible-runtime", "python3.11",
+                  "--compatible-runtime", "python3.12", "--license", "HPND", "--description", "imaging"});
+    ASSERT_EQ(l.parse_status, -1) << l.err;
+    ASSERT_TRUE(l.client.publish_layer_cmd->parsed());
+    ASSERT_TRUE(l.client.selected());
+    const auto req = publish_layer_request(l.client.publish_layer, "PK-zip-bytes");
+    EXPECT_EQ(req.method, "POST");
+    EXPECT_EQ(req.target, "/2018-10-31/layers/pillow/versions");
+    EXPECT_EQ(body_of(req), (json{{"Content", {{"ZipFile", "UEstemlwLWJ5dGVz"}}},
+                                  {"Description", "imaging"},
+                                  {"CompatibleRuntimes", {"python3.11", "python3.12"}},
+                                  {"LicenseInfo", "HPND"}}));
+    parsed_cli missing({"publish-layer", dir.path.string()});
+    EXPECT_EQ(missing.parse_status, 2);
+}
+
 TEST(cli_requests, invoke_arguments_become_headers_and_qualifier) {
     parsed_cli sync({"invoke", "fn", "--payload", R"({"a":1})", "--log", "-q", "live"});
     ASSERT_EQ(sync.parse_status, -1) << sync.err;

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
+
 namespace fs = std::filesystem;
 using lambent::errc;
 using lambent::store::store;
@@ -100,4 +103,78 @@ TEST(store, an_unwritable_data_dir_is_a_clear_error) {
     auto s = store::open("/proc/lambent-cannot-be-here");
     ASSERT_FALSE(s.has_value());
     EXPECT_NE(s.error().message.find("/proc/lambent-cannot-be-here"), std::string::npos) << s.error().message;
+}
+
+namespace {
+std::string read_text(const fs::path& p) {
+    std::ifstream in(p);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+}  // namespace
+
+TEST(store, layers_merge_in_order_later_files_win) {
+    temp_dir t;
+    auto s = store::open(t.path);
+    ASSERT_TRUE(s.has_value());
+    auto first = (*s)->put_code(lambent::testing::build_zip({{"python/mod.py", "first"},
+                                                             {"python/only_first.py", "1"},
+                                                             {"bin/tool", "a file first", 0100755},
+                                                             {"lib/", "", 040755}}));
+    auto second = (*s)->put_code(lambent::testing::build_zip({{"python/mod.py", "second"},
+                                                              {"bin/tool/inner", "a directory now"},
+                                                              {"lib", "not a directory any more"},
+                                                              {"python/link.py", "mod.py", 0120777}}));
+    ASSERT_TRUE(first.has_value() && second.has_value()) << (first ? second.error().message : first.error().message);
+    EXPECT_GT(first->unzipped_bytes, 0u);
+    auto merged = (*s)->ensure_opt({first->sha256_hex, second->sha256_hex});
+    ASSERT_TRUE(merged.has_value()) << merged.error().message;
+    EXPECT_EQ(read_text(*merged / "python/mod.py"), "second");
+    EXPECT_EQ(read_text(*merged / "python/only_first.py"), "1");
+    EXPECT_EQ(read_text(*merged / "bin/tool/inner"), "a directory now");
+    EXPECT_EQ(read_text(*merged / "lib"), "not a directory any more");
+    EXPECT_TRUE(fs::is_symlink(*merged / "python/link.py"));
+    EXPECT_EQ(fs::read_symlink(*merged / "python/link.py"), "mod.py");
+    // The order is part of the identity: the other order is another tree, with the other winner.
+    auto reversed = (*s)->ensure_opt({second->sha256_hex, first->sha256_hex});
+    ASSERT_TRUE(reversed.has_value());
+    EXPECT_NE(*reversed, *merged);
+    EXPECT_EQ(read_text(*reversed / "python/mod.py"), "first");
+    // Built once: asking again returns the same tree; an unreferenced merged tree is garbage at start-up.
+    EXPECT_EQ(*(*s)->ensure_opt({first->sha256_hex, second->sha256_hex}), *merged);
+    (*s)->collect_garbage({first->sha256_hex, second->sha256_hex,
+                           store::opt_id({first->sha256_hex, second->sha256_hex})});
+    EXPECT_TRUE(fs::exists(*merged));
+    EXPECT_FALSE(fs::exists(*reversed));
+    // put_code of content that is already unpacked still reports its unzipped size.
+    auto again = (*s)->put_code(lambent::testing::build_zip({{"python/mod.py", "first"},
+                                                            {"python/only_first.py", "1"},
+                                                            {"bin/tool", "a file first", 0100755},
+                                                            {"lib/", "", 040755}}));
+    ASSERT_TRUE(again.has_value());
+    EXPECT_EQ(again->unzipped_bytes, first->unzipped_bytes);
+}
+
+TEST(store, layer_versions_survive_reopen_and_keep_their_highest_number) {
+    temp_dir t;
+    {
+        auto s = store::open(t.path);
+        ASSERT_TRUE(s.has_value());
+        for (int v : {1, 2, 3}) {
+            lambent::model::layer_version_record l;
+            l.name = "deps";
+            l.version = v;
+            l.code_sha256_hex = "ab";
+            l.compatible_runtimes = std::vector<std::string>{"python3.12"};
+            ASSERT_TRUE((*s)->insert_layer_version(l).has_value());
+        }
+        ASSERT_TRUE((*s)->delete_layer_version("deps", 3).has_value());
+        ASSERT_TRUE((*s)->delete_layer_version("deps", 9).has_value());  // missing: not an error
+    }
+    auto s = store::open(t.path);
+    ASSERT_TRUE(s.has_value());
+    const auto rows = (*s)->load_catalog();
+    ASSERT_EQ(rows.layers.size(), 2u);
+    EXPECT_EQ(rows.layers[1].version, 2);
+    EXPECT_EQ(rows.layers[1].compatible_runtimes, (std::vector<std::string>{"python3.12"}));
+    EXPECT_EQ(rows.layer_last_versions.at("deps"), 3);
 }
