@@ -91,7 +91,6 @@ def test_no_fd_or_process_leaks_after_mixed_invokes(servers):
     elapsed = time.monotonic() - t0
     assert sum(counts.values()) == TOTAL
     assert not problems, f"{len(problems)} of {TOTAL} invokes went wrong in {elapsed:.1f} s:\n" + "\n".join(problems[:30])
-    assert elapsed < 60, f"1,000 invokes took {elapsed:.1f} s"
 
     _close(client)
     # All workers go away after the idle TTL, and the server is back to its baseline.
