@@ -120,6 +120,9 @@ int serve(const config& cfg) {
             sopts.jail_trace = std::getenv("LAMBENT_JAIL_TRACE") != nullptr;
             spdlog::info("sandbox: on");
             for (const auto& line : host->report) spdlog::info("sandbox: {}", line);
+            if (const int stale = sandbox::remove_stale_cgroups(*host); stale > 0) {
+                spdlog::info("sandbox: removed {} cgroup directories left by servers that are gone", stale);
+            }
             spdlog::info("sandbox: seccomp deny-list, no capabilities, no_new_privs, own uid per worker, rlimits: on");
             spdlog::info("sandbox: spare sandboxes kept ready for cold starts: {}", sopts.spare_sandboxes);
         } else {

@@ -5,9 +5,11 @@
 #include <spdlog/spdlog.h>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -122,6 +124,8 @@ result<cgroup> cgroup::create(const host_support& host, const std::string& name,
     if (host.cgroups == cgroup_mode::none) return cg;
     const auto bytes = memory_mb > 0 ? std::to_string(static_cast<std::uint64_t>(memory_mb) << 20)
                                      : std::string(host.cgroups == cgroup_mode::v1 ? "-1" : "max");
+    // The server's pid in the name lets a later server tell what a dead one left behind (remove_stale_cgroups).
+    const std::string owned = fmt::format("{}.{}", ::getpid(), name);
     auto make = [&cg](const fs::path& dir) -> bool {
         std::error_code ec;
         fs::create_directory(dir, ec);
@@ -131,8 +135,8 @@ result<cgroup> cgroup::create(const host_support& host, const std::string& name,
         return true;
     };
     if (host.cgroups == cgroup_mode::v1) {
-        const auto mem = host.memory_root / name;
-        const auto pids = host.pids_root / name;
+        const auto mem = host.memory_root / owned;
+        const auto pids = host.pids_root / owned;
         if (!make(mem) || !make(pids)) {
             cg.remove();
             return make_error(errc::service, fmt::format("cannot create cgroup {}", name));
@@ -146,7 +150,7 @@ result<cgroup> cgroup::create(const host_support& host, const std::string& name,
             return make_error(errc::service, fmt::format("cannot set the limits of cgroup {}", name));
         }
     } else {
-        const auto dir = host.memory_root / name;
+        const auto dir = host.memory_root / owned;
         if (!make(dir)) return make_error(errc::service, fmt::format("cannot create cgroup {}", name));
         const bool ok = write_file(dir / "memory.max", bytes) &&
                         (!fs::exists(dir / "memory.swap.max") || write_file(dir / "memory.swap.max", "0")) &&
@@ -201,6 +205,40 @@ void cgroup::remove() {
     }
     dirs_.clear();
     procs_.clear();
+}
+
+namespace {
+
+/// True when `name` belongs to a server that is gone, or is an old unprefixed directory.
+bool stale_cgroup(const fs::directory_entry& entry) {
+    const std::string name = entry.path().filename().string();
+    const auto dot = name.find('.');
+    if (dot != std::string::npos && dot > 0 &&
+        std::all_of(name.begin(), name.begin() + static_cast<std::ptrdiff_t>(dot), [](char c) { return c >= '0' && c <= '9'; })) {
+        const auto pid = static_cast<pid_t>(std::stol(name.substr(0, dot)));
+        return !(::kill(pid, 0) == 0 || errno == EPERM);
+    }
+    std::error_code ec;
+    const auto written = fs::last_write_time(entry.path(), ec);
+    return !ec && fs::file_time_type::clock::now() - written > std::chrono::minutes(10);
+}
+
+}  // namespace
+
+int remove_stale_cgroups(const host_support& host) {
+    if (host.cgroups == cgroup_mode::none) return 0;
+    std::vector<fs::path> roots{host.memory_root};
+    if (host.cgroups == cgroup_mode::v1) roots.push_back(host.pids_root);
+    int removed = 0;
+    for (const auto& root : roots) {
+        std::error_code ec;
+        for (fs::directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
+            std::error_code dir_ec;
+            if (!it->is_directory(dir_ec) || !stale_cgroup(*it)) continue;
+            if (::rmdir(it->path().c_str()) == 0) ++removed;  // EBUSY: it still holds processes; leave it
+        }
+    }
+    return removed;
 }
 
 result<int> compile_seccomp_filter() {

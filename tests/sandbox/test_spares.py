@@ -167,3 +167,38 @@ def test_no_spares_when_turned_off(tmp_path):
         assert not [p for p in _children(srv.proc.pid) if b"--spare" in _cmdline(p)]
     finally:
         srv.stop()
+
+
+def test_cgroups_of_a_killed_server_are_removed_by_the_next_one(tmp_path):
+    """kill -9 gives a server no chance to remove its cgroups; the next server on the host removes them (and only
+    them: a live server's directories stay)."""
+    from lambent_testlib import LambentServer, lambent_binary, make_client
+    args = ["--sandbox", "on", "--sandbox-network", "none", "--spare-sandboxes", "1"]
+    dead = LambentServer(lambent_binary(), tmp_path / "d1", tmp_path / "l1", args).start()
+    live = LambentServer(lambent_binary(), tmp_path / "d2", tmp_path / "l2", args).start()
+    try:
+        dead.c = make_client(dead.url)
+        _deploy(dead.c, "cg-left")
+        _ok(dead.c, "cg-left")
+        assert _ready(dead, 1) and _ready(live, 1)
+        jails = _children(dead.proc.pid)
+        dirs = [d for j in jails for d in _cgroup_dirs(j)]
+        live_dirs = [d for j in _children(live.proc.pid) for d in _cgroup_dirs(j)]
+        assert len(dirs) == 4 and len(live_dirs) == 2, (dirs, live_dirs)  # the worker and the spare, memory + pids
+        assert all(os.path.basename(d).startswith(f"{dead.proc.pid}.") for d in dirs), dirs
+        dead.proc.kill()
+        dead.proc.wait()
+        # The jails die with the server (parent-death signal); their directories stay behind, empty.
+        assert _wait(lambda: not any(os.path.exists(f"/proc/{p}") for p in jails), 10), jails
+        assert all(os.path.isdir(d) for d in dirs), dirs
+        after = LambentServer(lambent_binary(), tmp_path / "d3", tmp_path / "l3", args).start()
+        try:
+            assert not any(os.path.exists(d) for d in dirs), dirs
+            assert all(os.path.isdir(d) for d in live_dirs), live_dirs
+            assert "cgroup directories left by servers that are gone" in after.stderr_text()
+        finally:
+            after.stop()
+    finally:
+        if dead.running:
+            dead.stop()
+        live.stop()

@@ -32,7 +32,7 @@ host_support detect(bool want_egress);
 class cgroup {
 public:
     cgroup() = default;
-    /// Creates the worker's cgroup(s) with memory = `memory_mb` (no swap; 0: no memory limit yet, as for a
+    /// Creates the worker's cgroup(s), named `<server pid>.<name>`, with memory = `memory_mb` (no swap; 0: no memory limit yet, as for a
     /// spare sandbox) and at most `pids_max` tasks.
     [[nodiscard]] static result<cgroup> create(const host_support& host, const std::string& name, int memory_mb,
                                                int pids_max);
@@ -54,6 +54,12 @@ private:
     std::vector<std::filesystem::path> dirs_;  // memory first
     std::vector<std::string> procs_;
 };
+
+/// Removes the cgroup directories a server left behind when it died without cleaning up (kill -9, power loss):
+/// directories named `<pid>.…` whose server process no longer exists, and empty directories of the older
+/// unprefixed naming that are over ten minutes old. A live server's directories are never touched, and a
+/// directory that still holds processes cannot be removed (the kernel refuses). Returns how many went.
+int remove_stale_cgroups(const host_support& host);
 
 /// Compiles the seccomp deny-list to a BPF program in a sealed memfd (once per server). The launcher
 /// installs it as the last step before execve. Returns the fd (close-on-exec).
