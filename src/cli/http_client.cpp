@@ -1,5 +1,7 @@
 #include "lambent/cli/http_client.hpp"
 
+#include "lambent/auth/sigv4.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -69,6 +71,18 @@ asio::awaitable<result<http_response>> exchange(beast::tcp_stream* stream, endpo
     msg.set(bhttp::field::user_agent, user_agent);
     for (const auto& [name, value] : req.headers) msg.set(name, value);
     msg.body() = std::move(req.body);
+    // Signed (SigV4) when credentials are configured the way the AWS CLI finds them, so the commands work
+    // against a server running with --auth sigv4.
+    if (auto creds = auth::client_credentials()) {
+        std::vector<std::pair<std::string, std::string>> fields;
+        for (const auto& field : msg) fields.emplace_back(std::string(field.name_string()), std::string(field.value()));
+        auth::request_view view{msg.method_string(), msg.target(), {}, msg.body()};
+        for (const auto& [n, v] : fields) view.headers.emplace_back(n, v);
+        const bool logs = std::string_view(msg["X-Amz-Target"]).starts_with("Logs_");
+        const auth::signing_key key{creds->access_key_id, creds->secret_access_key, creds->session_token,
+                                    auth::client_region(), logs ? "logs" : "lambda"};
+        for (const auto& [n, v] : auth::sign(view, key, auth::clock::now())) msg.set(n, v);
+    }
     msg.prepare_payload();
 
     // The header through Beast, then the body in chunks so a large upload can report progress. A server
