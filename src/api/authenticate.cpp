@@ -54,6 +54,7 @@ std::optional<http::response> lambda_api::authenticate(call& c) const {
         // AWS JSON 1.1: the type travels in the body.
         nlohmann::json body{{"__type", d.type()}, {"message", d.message}};
         res = http::make_response(static_cast<http::bhttp::status>(d.status()), body.dump(), "application/x-amz-json-1.1");
+        res.set("x-amzn-ErrorType", d.type());
     } else {
         nlohmann::json body{{"message", d.message}};
         res = http::make_response(static_cast<http::bhttp::status>(d.status()),
