@@ -124,9 +124,9 @@ struct server::state {
 
 namespace {
 
-/// Counts a session as open for its lifetime.
+/// Releases a count taken when the connection was accepted (so a burst of accepts sees it at once).
 struct open_guard {
-    explicit open_guard(std::size_t& n) : count(n) { ++count; }
+    explicit open_guard(std::size_t& n) : count(n) {}
     ~open_guard() { --count; }
     open_guard(const open_guard&) = delete;
     open_guard& operator=(const open_guard&) = delete;
@@ -312,9 +312,11 @@ void start_session(const std::shared_ptr<server::state>& st, bool over, Args&&..
     auto sess = std::make_shared<session<Stream>>(std::forward<Args>(args)...);
     const auto executor = st->acceptor->get_executor();
     if (over) {
+        ++st->rejecting;
         asio::co_spawn(executor, reject(st, sess), on_session_done);
         return;
     }
+    ++st->open;
     // Forget finished sessions now and then so the list stays small.
     st->sessions.remove_if([](const auto& w) { return w.expired(); });
     st->sessions.push_back(sess);
