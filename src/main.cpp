@@ -44,6 +44,26 @@ int main(int argc, char** argv) {
                       "Sandboxes kept prepared (namespaces, cgroup, network) for cold starts; 0 turns the pool off")
         ->check(CLI::Range(0, 64))
         ->capture_default_str();
+    double header_timeout_s = 15;
+    serve->add_option("--auth", cfg.auth,
+                      "Request authentication: sigv4 (AWS Signature Version 4, keys from --credentials) or none. "
+                      "Default: sigv4 when --credentials is given, else none (loopback only)")
+        ->check(CLI::IsMember({"none", "sigv4"}));
+    serve->add_option("--credentials", cfg.credentials,
+                      "AWS shared-credentials file ([profile] aws_access_key_id/aws_secret_access_key) of the keys "
+                      "allowed to call the API");
+    serve->add_flag("--allow-unauthenticated", cfg.allow_unauthenticated,
+                    "Serve a non-loopback address without authentication (anyone who reaches it can run code)");
+    serve->add_flag("--public-metrics", cfg.public_metrics, "With --auth sigv4, serve GET /metrics without a signature");
+    serve->add_option("--tls-cert", cfg.tls_cert, "PEM certificate chain: serve HTTPS (with --tls-key)");
+    serve->add_option("--tls-key", cfg.tls_key, "PEM private key of --tls-cert");
+    serve->add_option("--max-connections", cfg.max_connections,
+                      "Open client connections served at once (0: no limit); past it idle keep-alive connections "
+                      "are closed, then new ones get 503")
+        ->capture_default_str();
+    serve->add_option("--header-timeout", header_timeout_s,
+                      "Seconds a client has to send a whole request header (and finish the TLS handshake)")
+        ->capture_default_str();
 
     lambent::cli::client_commands client;
     lambent::cli::add_client_commands(cli, client);
@@ -55,6 +75,7 @@ int main(int argc, char** argv) {
     }
     if (serve->parsed()) {
         cfg.idle_ttl = std::chrono::seconds(idle_ttl_s);
+        cfg.header_timeout = std::chrono::milliseconds(static_cast<long long>(header_timeout_s * 1000));
         cfg.async_retry_delay = std::chrono::milliseconds(static_cast<long long>(async_retry_delay_s * 1000));
         return lambent::app::serve(cfg);
     }

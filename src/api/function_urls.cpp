@@ -2,7 +2,8 @@
 // into the payload format 2.0 event and the function's result into the HTTP response, by AWS's rules.
 //
 // URLs are served on the main listener under a path: http://HOST:PORT/lambda-url/<url id>/<path>.
-// AuthType AWS_IAM is accepted and stored but not enforced (requests are not signed-checked; see docs).
+// AuthType AWS_IAM URLs need a SigV4 signature (service `lambda`) when the server runs with --auth sigv4
+// (src/api/authenticate.cpp); without auth every URL is public (docs/security.md).
 
 #include "lambent/api/errors.hpp"
 #include "lambent/api/lambda_api.hpp"
@@ -231,6 +232,19 @@ asio::awaitable<http::response> lambda_api::serve_function_url(call c) {
                  {"time", fmt::format("{:%d/%b/%Y:%H:%M:%S} +0000", fmt::gmtime(std::chrono::system_clock::to_time_t(now)))},
                  {"timeEpoch", now.time_since_epoch().count()}}},
                {"isBase64Encoded", false}};
+    if (c.caller) {
+        const std::string& account = options_.account.account;
+        event["requestContext"]["accountId"] = account;
+        event["requestContext"]["authorizer"] = {
+            {"iam",
+             {{"accessKey", c.caller->access_key_id},
+              {"accountId", account},
+              {"callerId", c.caller->access_key_id},
+              {"cognitoIdentity", nullptr},
+              {"principalOrgId", nullptr},
+              {"userArn", fmt::format("arn:aws:iam::{}:user/{}", account, c.caller->profile)},
+              {"userId", c.caller->access_key_id}}}};
+    }
     if (!cookies.empty()) event["cookies"] = cookies;
     if (!query.empty()) event["queryStringParameters"] = query;
     if (!c.req.body().empty()) {

@@ -247,6 +247,9 @@ asio::awaitable<http::response> lambda_api::handle(http::request req) {
         co_return error_response(make_error(errc::validation, "The request path or query is not validly percent-encoded."),
                                  c.request_id);
     }
+    if (options_.auth) {
+        if (auto denied = authenticate(c)) co_return std::move(*denied);
+    }
     const std::string request_id = c.request_id;
     std::optional<http::response> res;
     try {
@@ -490,7 +493,8 @@ http::response lambda_api::get_function(const call& c, bool configuration_only) 
     json out{{"Configuration", config},
              {"Code",
               {{"RepositoryType", "S3"},
-               {"Location", fmt::format("http://{}/_lambent/code/{}/{}.zip", host, f->name, f->code_sha256_hex)}}}};
+               {"Location", fmt::format("{}://{}/_lambent/code/{}/{}.zip", public_url_.starts_with("https:") ? "https" : "http",
+                                        host, f->name, f->code_sha256_hex)}}}};
     if (!e->latest.tags.empty()) {
         out["Tags"] = e->latest.tags;
     }

@@ -1,12 +1,14 @@
 #include "lambent/app/app.hpp"
 
 #include "lambent/api/lambda_api.hpp"
+#include "lambent/auth/sigv4.hpp"
 #include "lambent/http/server.hpp"
 #include "lambent/sandbox/sandbox.hpp"
 #include "lambent/scheduler/scheduler.hpp"
 #include "lambent/store/store.hpp"
 
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <fmt/format.h>
@@ -71,6 +73,62 @@ result<http::tcp::endpoint> parse_listen(const std::string& listen) {
     return http::tcp::endpoint(addr, static_cast<unsigned short>(port));
 }
 
+struct security_setup {
+    std::shared_ptr<const auth::verifier> verifier;
+    std::shared_ptr<asio::ssl::context> tls;
+    std::string summary;  // logged at start
+};
+
+/// Auth and TLS from the flags: auth is off on loopback by default and required elsewhere unless the
+/// operator says --allow-unauthenticated (docs/security.md).
+result<security_setup> configure_security(const config& cfg, const http::tcp::endpoint& endpoint) {
+    security_setup out;
+    std::string mode = cfg.auth;
+    if (mode.empty()) mode = cfg.credentials.empty() ? "none" : "sigv4";
+    if (mode == "none" && !cfg.credentials.empty()) {
+        return make_error(errc::service, "--credentials needs --auth sigv4 (it was given with --auth none)");
+    }
+    const bool loopback = endpoint.address().is_loopback();
+    if (mode == "sigv4") {
+        if (cfg.credentials.empty()) return make_error(errc::service, "--auth sigv4 needs --credentials FILE");
+        auto keys = auth::load_credentials(cfg.credentials);
+        if (!keys) return keys.error();
+        if (keys->empty()) {
+            return make_error(errc::service, fmt::format("--credentials {}: no profile with aws_access_key_id and "
+                                                         "aws_secret_access_key",
+                                                         cfg.credentials.string()));
+        }
+        const auto count = keys->size();
+        out.verifier = std::make_shared<const auth::verifier>(std::move(*keys), auth::verifier_options{cfg.region});
+        out.summary = fmt::format("auth: sigv4 ({} access key{} from {}; region {})", count, count == 1 ? "" : "s",
+                                  cfg.credentials.string(), cfg.region);
+    } else if (!loopback && !cfg.allow_unauthenticated) {
+        return make_error(errc::service,
+                          fmt::format("refusing to serve {} without authentication: anyone who can reach it could deploy "
+                                      "and run code. Pass --auth sigv4 --credentials FILE, or --allow-unauthenticated "
+                                      "to accept that",
+                                      endpoint.address().to_string()));
+    } else if (!loopback) {
+        out.summary = fmt::format("auth: NONE on {} (--allow-unauthenticated): anyone who can reach this address can "
+                                  "deploy and run code",
+                                  endpoint.address().to_string());
+    } else {
+        out.summary = "auth: none (loopback listener; pass --auth sigv4 --credentials FILE to require signatures)";
+    }
+    if (cfg.tls_cert.empty() != cfg.tls_key.empty()) {
+        return make_error(errc::service, "--tls-cert and --tls-key go together");
+    }
+    if (!cfg.tls_cert.empty()) {
+        auto ctx = http::make_tls_context(cfg.tls_cert.string(), cfg.tls_key.string());
+        if (!ctx) return ctx.error();
+        out.tls = std::move(*ctx);
+        out.summary += fmt::format("; tls: on ({})", cfg.tls_cert.string());
+    } else {
+        out.summary += "; tls: off";
+    }
+    return out;
+}
+
 }  // namespace
 
 int serve(const config& cfg) {
@@ -82,6 +140,11 @@ int serve(const config& cfg) {
     auto endpoint = parse_listen(cfg.listen);
     if (!endpoint) {
         spdlog::critical("{}", endpoint.error().message);
+        return 2;
+    }
+    auto security = configure_security(cfg, *endpoint);
+    if (!security) {
+        spdlog::critical("{}", security.error().message);
         return 2;
     }
     auto opened = store::store::open(cfg.data_dir);
@@ -143,6 +206,8 @@ int serve(const config& cfg) {
     aopts.async_retry_delay = cfg.async_retry_delay;
     aopts.logs_dir = sopts.logs_dir;
     aopts.log_retention_days = cfg.log_retention_days;
+    aopts.auth = security->verifier;
+    aopts.public_metrics = cfg.public_metrics;
 
     scheduler::scheduler sched(io, blocking, st, sopts);
     if (auto r = sched.start(); !r) {
@@ -175,6 +240,19 @@ int serve(const config& cfg) {
     http::server_options hopts;
     hopts.idle_timeout = std::chrono::seconds(120);
     hopts.body_timeout = std::chrono::seconds(300);
+    hopts.header_timeout = cfg.header_timeout;
+    hopts.max_connections = cfg.max_connections > 0 ? static_cast<std::size_t>(cfg.max_connections) : 0;
+    hopts.over_limit = [limit = cfg.max_connections]() {
+        // ServiceException with 503: botocore and the JS SDK retry it with backoff (docs/security.md).
+        auto res = http::make_response(
+            http::bhttp::status::service_unavailable,
+            fmt::format(R"({{"Type":"Service","message":"The server has too many open connections (limit {}). Retry later."}})",
+                        limit));
+        res.set("x-amzn-ErrorType", "ServiceException");
+        res.set("Retry-After", "1");
+        return res;
+    };
+    hopts.tls = security->tls;
     auto server = std::make_shared<http::server>(io, api, hopts);
     auto bound = server->listen(*endpoint);
     if (!bound) {
@@ -182,7 +260,8 @@ int serve(const config& cfg) {
         return 1;
     }
 
-    api->set_public_url(fmt::format("http://{}:{}", bound->address().to_string(), bound->port()));
+    const char* scheme = security->tls ? "https" : "http";
+    api->set_public_url(fmt::format("{}://{}:{}", scheme, bound->address().to_string(), bound->port()));
     spdlog::info("lambent serving listen={}:{} data_dir={} region={} account={} concurrency={} idle_ttl_ms={} "
                  "runtimes={} sandbox={} network={}",
                  bound->address().to_string(), bound->port(), st.data_dir().string(), cfg.region, cfg.account_id,
@@ -192,7 +271,8 @@ int serve(const config& cfg) {
         spdlog::warn("not running as root: function code is not mounted at /var/task; LAMBDA_TASK_ROOT points at "
                      "the unpacked code instead");
     }
-    std::printf("listening on http://%s:%u\n", bound->address().to_string().c_str(), bound->port());
+    spdlog::info("{}", security->summary);
+    std::printf("listening on %s://%s:%u\n", scheme, bound->address().to_string().c_str(), bound->port());
     std::fflush(stdout);
 
     signals.async_wait([&](boost::system::error_code ec, int sig) {

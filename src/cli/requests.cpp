@@ -46,7 +46,7 @@ http_request json_request(std::string method, std::string target, const json& bo
 }  // namespace
 
 std::string endpoint::url() const {
-    return fmt::format("http://{}{}", host_header(), base_path);
+    return fmt::format("{}://{}{}", tls ? "https" : "http", host_header(), base_path);
 }
 
 std::string endpoint::host_header() const {
@@ -56,17 +56,20 @@ std::string endpoint::host_header() const {
 
 result<endpoint> parse_endpoint(std::string_view url) {
     const auto bad = [url](std::string_view why) {
-        return make_error(errc::validation, fmt::format("invalid endpoint '{}': {} (expected http://HOST:PORT)", url, why));
+        return make_error(errc::validation,
+                          fmt::format("invalid endpoint '{}': {} (expected http[s]://HOST:PORT)", url, why));
     };
-    constexpr std::string_view scheme = "http://";
-    if (url.substr(0, 8) == "https://") return bad("https is not supported yet");
-    if (url.substr(0, scheme.size()) != scheme) return bad("it must start with http://");
+    const bool tls = url.substr(0, 8) == "https://";
+    const std::string_view scheme = tls ? "https://" : "http://";
+    if (url.substr(0, scheme.size()) != scheme) return bad("it must start with http:// or https://");
     std::string_view rest = url.substr(scheme.size());
     const auto slash = rest.find('/');
     std::string_view authority = rest.substr(0, slash);
     std::string_view path = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
     while (!path.empty() && path.back() == '/') path.remove_suffix(1);
     endpoint ep;
+    ep.tls = tls;
+    if (tls) ep.port = 443;
     std::string_view port_text;
     if (!authority.empty() && authority.front() == '[') {
         const auto close = authority.find(']');

@@ -52,7 +52,7 @@ SUPPORTED_RUNTIMES = [
 
 LAST_MODIFIED_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-LISTENING_RE = re.compile(r"^listening on (http://127\.0\.0\.1:(\d+))$")
+LISTENING_RE = re.compile(r"^listening on (https?://127\.0\.0\.1:(\d+))$")
 
 # Deadlines (seconds). Generous for a loaded 2-core machine; every wait polls and returns early.
 START_TIMEOUT = 30.0

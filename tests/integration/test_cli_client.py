@@ -291,10 +291,10 @@ def test_usage_errors_exit_2_and_help_exits_0(server, tmp_path):
     assert res.returncode == 2 and "--bogus" in res.stderr
     res = cli(server, "deploy", str(tmp_path / "missing"), "-n", "f", "-r", "python3.12", "--handler", "a.b")
     assert res.returncode == 2 and "Directory does not exist" in res.stderr, res.stderr
-    res = cli(server, "ls", endpoint="https://127.0.0.1:9400")
+    res = cli(server, "ls", endpoint="ftp://127.0.0.1:9400")
     assert res.returncode == 2
-    assert res.stderr == ("error: invalid endpoint 'https://127.0.0.1:9400': https is not supported yet "
-                          "(expected http://HOST:PORT)\n")
+    assert res.stderr == ("error: invalid endpoint 'ftp://127.0.0.1:9400': it must start with http:// or https:// "
+                          "(expected http[s]://HOST:PORT)\n")
     for args in (["--help"], ["deploy", "--help"], ["invoke", "--help"], ["logs", "--help"], ["ls", "--help"],
                  ["rm", "--help"], ["event", "--help"], ["event", "apigw-v2", "--help"]):
         res = cli(server, *args)

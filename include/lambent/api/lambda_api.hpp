@@ -3,6 +3,7 @@
 /// Owns the in-memory function catalogue; every change is written to the store first (on the blocking
 /// pool) and only then becomes visible.
 
+#include "lambent/auth/sigv4.hpp"
 #include "lambent/http/server.hpp"
 #include "lambent/logs/logs_api.hpp"
 #include "lambent/model/alias.hpp"
@@ -41,6 +42,10 @@ struct api_options {
     /// Where function logs are stored (served by the CloudWatch Logs API subset on the same listener).
     std::filesystem::path logs_dir;
     int log_retention_days = 0;
+    /// SigV4 verification of every request (none: the API is open). See docs/security.md.
+    std::shared_ptr<const auth::verifier> auth;
+    /// With `auth`, let GET /metrics through unsigned (for a Prometheus scraper).
+    bool public_metrics = false;
 };
 
 class lambda_api final : public http::handler, public std::enable_shared_from_this<lambda_api> {
@@ -88,11 +93,15 @@ private:
         http::request req;
         http::target target;
         std::string request_id;
+        std::optional<auth::identity> caller;  // who signed the request (when auth is on and it was checked)
 
         const std::vector<std::string>& seg() const { return target.segments; }
         std::string_view method() const { return req.method_string(); }
     };
     http::asio::awaitable<http::response> dispatch(call c);
+    /// With auth on: the error response for a request whose signature does not hold, none when it may pass
+    /// (and then c.caller is set when a signature was checked). src/api/authenticate.cpp.
+    std::optional<http::response> authenticate(call& c) const;
     http::asio::awaitable<http::response> create_function(call c);
     http::asio::awaitable<http::response> update_code(call c);
     http::asio::awaitable<http::response> update_configuration(call c);

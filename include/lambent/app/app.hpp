@@ -21,6 +21,15 @@ struct config {
     std::string sandbox = "on";             // on | off
     std::string sandbox_network = "egress"; // none | egress
     int spare_sandboxes = 2;                // sandboxes prepared ahead of cold starts (0: none)
+    // Security (docs/security.md).
+    std::string auth;                       // "" (sigv4 with --credentials, else none) | none | sigv4
+    std::filesystem::path credentials;      // AWS shared-credentials file of the accepted keys
+    bool allow_unauthenticated = false;     // serve a non-loopback address without auth
+    bool public_metrics = false;            // GET /metrics without a signature when auth is on
+    std::filesystem::path tls_cert;         // PEM certificate chain: serve HTTPS
+    std::filesystem::path tls_key;          // PEM private key
+    int max_connections = 512;              // open connections served at once (0: no limit)
+    std::chrono::milliseconds header_timeout{std::chrono::seconds(15)};
 };
 
 /// Runs the server until SIGINT/SIGTERM. Returns the process exit code.

@@ -35,13 +35,14 @@ struct endpoint {
     std::string host;
     std::uint16_t port = 80;
     std::string base_path;  // without a trailing slash; usually empty
+    bool tls = false;       // https: verified against AWS_CA_BUNDLE, else the system's CA certificates
 
-    /// `http://host:port/prefix`, as given back in messages.
+    /// `http[s]://host:port/prefix`, as given back in messages.
     std::string url() const;
     /// The Host header value.
     std::string host_header() const;
 };
-/// errc::validation with a message naming the problem; only plain http is supported.
+/// errc::validation with a message naming the problem; http and https.
 [[nodiscard]] result<endpoint> parse_endpoint(std::string_view url);
 
 /// One HTTP request, independent of the transport.

@@ -11,11 +11,16 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+namespace boost::asio::ssl {
+class context;
+}
 
 namespace lambent::http {
 
@@ -52,10 +57,24 @@ public:
 struct server_options {
     /// Idle time allowed between requests on a keep-alive connection (none when zero).
     std::chrono::milliseconds idle_timeout{0};
+    /// Time allowed to receive the rest of a request header once its first byte arrived, and for the TLS
+    /// handshake (none when zero): a client trickling a header byte by byte is cut off.
+    std::chrono::milliseconds header_timeout{0};
     /// Time allowed to receive a request body once its header arrived (none when zero).
     std::chrono::milliseconds body_timeout{0};
     std::size_t header_limit = 64 * 1024;
+    /// Open connections served at once (0: no limit). Past it, the connection idle the longest between
+    /// requests is closed to make room; when none is idle the new one gets `over_limit` and is closed.
+    std::size_t max_connections = 0;
+    /// The answer to a connection past max_connections (sent before its request is read).
+    std::function<response()> over_limit;
+    /// Serve HTTPS with this context (certificate and key loaded) instead of plain HTTP.
+    std::shared_ptr<asio::ssl::context> tls;
 };
+
+/// A TLS server context with the PEM certificate chain and private key (TLS 1.2 and later).
+[[nodiscard]] result<std::shared_ptr<asio::ssl::context>> make_tls_context(const std::string& cert_file,
+                                                                           const std::string& key_file);
 
 /// Accepts connections on one listening socket and serves each on its own coroutine.
 class server : public std::enable_shared_from_this<server> {

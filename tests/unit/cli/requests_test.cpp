@@ -244,7 +244,9 @@ TEST(cli_requests, parse_endpoint_table) {
                          row{"http://localhost", "localhost", 80, "", "http://localhost:80"},
                          row{"http://localhost/", "localhost", 80, "", "http://localhost:80"},
                          row{"http://[::1]:9400/", "::1", 9400, "", "http://[::1]:9400"},
-                         row{"http://h:1/prefix/", "h", 1, "/prefix", "http://h:1/prefix"}}) {
+                         row{"http://h:1/prefix/", "h", 1, "/prefix", "http://h:1/prefix"},
+                         row{"https://h", "h", 443, "", "https://h:443"},
+                         row{"https://127.0.0.1:9443/", "127.0.0.1", 9443, "", "https://127.0.0.1:9443"}}) {
         auto ep = parse_endpoint(r.url);
         ASSERT_TRUE(ep.has_value()) << r.url << ": " << ep.error().message;
         EXPECT_EQ(ep->host, r.host) << r.url;
@@ -252,15 +254,17 @@ TEST(cli_requests, parse_endpoint_table) {
         EXPECT_EQ(ep->base_path, r.base) << r.url;
         EXPECT_EQ(ep->url(), r.round_trip) << r.url;
     }
-    for (const char* bad : {"https://x", "ftp://x", "http://", "http://h:0", "http://h:99999", "http://h:abc",
+    for (const char* bad : {"https://", "ftp://x", "http://", "http://h:0", "http://h:99999", "http://h:abc",
                             "http://h:", "127.0.0.1:9400", "http://[::1", "http://u@h:1"}) {
         auto ep = parse_endpoint(bad);
         ASSERT_FALSE(ep.has_value()) << bad;
         EXPECT_EQ(ep.error().code, lambent::errc::validation);
         EXPECT_NE(ep.error().message.find(bad), std::string::npos) << ep.error().message;
     }
-    EXPECT_EQ(parse_endpoint("https://x").error().message,
-              "invalid endpoint 'https://x': https is not supported yet (expected http://HOST:PORT)");
+    EXPECT_EQ(parse_endpoint("ftp://x").error().message,
+              "invalid endpoint 'ftp://x': it must start with http:// or https:// (expected http[s]://HOST:PORT)");
+    EXPECT_TRUE(parse_endpoint("https://x")->tls);
+    EXPECT_FALSE(parse_endpoint("http://x")->tls);
 }
 
 TEST(cli_requests, parse_env_table) {
