@@ -2,10 +2,12 @@
 
 #include "lambent/api/lambda_api.hpp"
 #include "lambent/http/server.hpp"
+#include "lambent/sam/stack.hpp"
 #include "lambent/sandbox/sandbox.hpp"
 #include "lambent/scheduler/scheduler.hpp"
 #include "lambent/store/store.hpp"
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -162,7 +164,51 @@ int serve(const config& cfg) {
     http::server_options hopts;
     hopts.idle_timeout = std::chrono::seconds(120);
     hopts.body_timeout = std::chrono::seconds(300);
-    auto server = std::make_shared<http::server>(io, api, hopts);
+    // A SAM template: its functions are deployed (through the API's own handlers) before anyone can connect.
+    std::unique_ptr<sam::stack> stack;
+    std::shared_ptr<http::server> api_server;
+    std::shared_ptr<http::handler> main_handler = api;
+    if (!cfg.template_file.empty()) {
+        auto fail = [&](const std::string& what) {
+            spdlog::critical("template: {}", what);
+            api->stop();
+            sched.stop();
+            return 1;
+        };
+        auto overrides = sam::parse_overrides(cfg.parameter_overrides);
+        if (!overrides) return fail(overrides.error().message);
+        sam::load_options lo;
+        lo.parameter_overrides = *overrides;
+        lo.region = cfg.region;
+        lo.account_id = cfg.account_id;
+        lo.stack_name = cfg.stack_name;
+        auto model = sam::load(cfg.template_file, lo);
+        if (!model) return fail(model.error().message);
+        sam::stack_options so;
+        so.account = aopts.account;
+        so.work_dir = st.data_dir() / "template";
+        so.schedule_clock_rate = cfg.schedule_clock_rate;
+        so.watch = cfg.watch;
+        stack = std::make_unique<sam::stack>(io, blocking, api, sched, std::move(*model), so);
+        std::optional<result<void>> deployed;
+        asio::co_spawn(io, stack->deploy(), [&](std::exception_ptr e, result<void> r) {
+            deployed = e ? result<void>(make_error(errc::service, "deployment failed")) : std::move(r);
+        });
+        while (!deployed && io.run_one() > 0) {
+        }
+        if (!deployed || !*deployed) return fail(deployed ? deployed->error().message : "deployment did not finish");
+        main_handler = stack->front_handler(api);
+        if (stack->has_routes()) {
+            auto api_endpoint = parse_listen(cfg.api_listen);
+            if (!api_endpoint) return fail("--api-listen: " + api_endpoint.error().message);
+            api_server = std::make_shared<http::server>(io, stack->api_handler(), hopts);
+            auto api_bound = api_server->listen(*api_endpoint);
+            if (!api_bound) return fail(api_bound.error().message);
+            std::printf("api routes on http://%s:%u\n", api_bound->address().to_string().c_str(), api_bound->port());
+        }
+    }
+
+    auto server = std::make_shared<http::server>(io, main_handler, hopts);
     auto bound = server->listen(*endpoint);
     if (!bound) {
         spdlog::critical("{}", bound.error().message);
@@ -181,11 +227,16 @@ int serve(const config& cfg) {
     }
     std::printf("listening on http://%s:%u\n", bound->address().to_string().c_str(), bound->port());
     std::fflush(stdout);
+    if (stack) {
+        if (auto started = stack->start(); !started) spdlog::error("template: {}", started.error().message);
+    }
 
     signals.async_wait([&](boost::system::error_code ec, int sig) {
         if (ec) return;
         spdlog::info("lambent stopping signal={}", sig);
         server->stop();
+        if (stack) stack->stop();
+        if (api_server) api_server->stop();
         api->stop();
         sched.stop();
         // Let killed workers be reaped and their logs flushed, then leave.

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace lambent::app {
 
@@ -20,6 +21,13 @@ struct config {
     int log_retention_days = 0;             // 0: keep function logs forever
     std::string sandbox = "on";             // on | off
     std::string sandbox_network = "egress"; // none | egress
+    // SAM template (docs/templates.md)
+    std::filesystem::path template_file;            // empty: no template
+    std::vector<std::string> parameter_overrides;   // K=V
+    bool watch = false;
+    std::string api_listen = "127.0.0.1:3000";      // Api/HttpApi routes
+    double schedule_clock_rate = 1.0;
+    std::string stack_name = "lambent";
 };
 
 /// Runs the server until SIGINT/SIGTERM. Returns the process exit code.
