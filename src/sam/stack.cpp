@@ -136,7 +136,7 @@ asio::awaitable<result<void>> stack_impl::deploy_all() {
         if (!r) co_return make_error(r.error().code, f.logical_id + ": " + r.error().message);
         const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
         say(fmt::format("template: {} {} ({}, {}){}", *r, f.name, f.logical_id, f.runtime,
-                        r->empty() ? "" : fmt::format(" in {} ms", ms.count())));
+                        *r == "unchanged" ? "" : fmt::format(" in {} ms", ms.count())));
     }
     if (!model.unknown.empty()) {
         std::string list;
@@ -303,8 +303,6 @@ asio::awaitable<result<std::string>> stack_impl::deploy_function(const function_
                 if (res.result() != status::ok) co_return api_error("UpdateFunctionUrlConfig " + f.name, res);
             }
         }
-        auto now = co_await call(bhttp::verb::get, target, {});
-        spdlog::info("template: {} function URL {}", f.name, body_json(now).value("FunctionUrl", ""));
     }
 
     if (f.event_invoke_config) {
