@@ -24,23 +24,14 @@ json plain_scalar(const std::string& s) {
     if (s == "true" || s == "True" || s == "TRUE") return true;
     if (s == "false" || s == "False" || s == "FALSE") return false;
     if (s == "null" || s == "Null" || s == "NULL" || s == "~" || s.empty()) return nullptr;
+    // Integers in their canonical form only ("007" and "1.10" stay text: CloudFormation values are strings,
+    // and an environment variable must keep its leading zeros).
     const char* b = s.data();
     const char* e = s.data() + s.size();
-    if (*b == '+') ++b;
+    if (*b == '-') ++b;
+    if (b == e || (*b == '0' && e - b > 1)) return s;
     long long i = 0;
-    if (auto r = std::from_chars(b, e, i); r.ec == std::errc() && r.ptr == e && b != e) return i;
-    // Decimals like 1.5 (not "1.", ".5e" oddities, not version strings such as 3.12.1).
-    bool digits = b != e, dot = false;
-    for (const char* p = b; p != e; ++p) {
-        if (*p == '.' && !dot) dot = true;
-        else if (*p < '0' || *p > '9') digits = false;
-    }
-    if (digits && dot && *b != '.' && *(e - 1) != '.') {
-        try {
-            return std::stod(s);
-        } catch (const std::exception&) {
-        }
-    }
+    if (auto r = std::from_chars(s.data(), e, i); r.ec == std::errc() && r.ptr == e) return i;
     return s;
 }
 

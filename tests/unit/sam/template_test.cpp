@@ -113,6 +113,38 @@ TEST(sam_yaml, short_tags_become_long_forms) {
     EXPECT_EQ((*j)["g"], true);
 }
 
+TEST(sam_yaml, only_canonical_integers_become_numbers) {
+    auto j = yaml_to_json("a: 007\nb: 1.10\nc: -5\nd: 0\ne: 12abc\n");
+    ASSERT_TRUE(j) << j.error().message;
+    EXPECT_EQ((*j)["a"], "007");
+    EXPECT_EQ((*j)["b"], "1.10");
+    EXPECT_EQ((*j)["c"], -5);
+    EXPECT_EQ((*j)["d"], 0);
+    EXPECT_EQ((*j)["e"], "12abc");
+}
+
+TEST(sam_template, json_template_with_long_forms) {
+    temp_dir t;
+    auto m = parse(R"({
+      "Parameters": {"Env": {"Type": "String", "Default": "qa"}, "Names": {"Type": "CommaDelimitedList", "Default": "a, b"}},
+      "Mappings": {"Sizes": {"qa": {"Mem": 512}}},
+      "Resources": {
+        "Fn": {"Type": "AWS::Serverless::Function", "Properties": {
+          "CodeUri": "src", "Runtime": "python3.12", "Handler": "app.handler",
+          "MemorySize": {"Fn::FindInMap": ["Sizes", {"Ref": "Env"}, "Mem"]},
+          "Environment": {"Variables": {
+            "A": {"Fn::Sub": ["${X}-${AWS::StackName}-${!Literal}", {"X": {"Ref": "Env"}}]},
+            "B": {"Fn::Select": [1, {"Ref": "Names"}]},
+            "C": {"Fn::Join": ["", {"Fn::Split": [",", "x,y"]}]}}}}}}})",
+                   t.path, {});
+    ASSERT_TRUE(m) << m.error().message;
+    const auto& f = m->functions.at(0);
+    EXPECT_EQ(f.memory_mb, 512);
+    EXPECT_EQ(f.environment.at("A"), "qa-lambent-${Literal}");
+    EXPECT_EQ(f.environment.at("B"), "b");
+    EXPECT_EQ(f.environment.at("C"), "xy");
+}
+
 TEST(sam_yaml, json_templates_parse_too) {
     auto j = yaml_to_json(R"({"Resources": {"F": {"Type": "AWS::Serverless::Function", "Properties": {"MemorySize": 512}}}})");
     ASSERT_TRUE(j) << j.error().message;
