@@ -105,6 +105,7 @@ Resources:
       Handler: app.handler
       AutoPublishAlias: live
       ReservedConcurrentExecutions: 5
+      ProvisionedConcurrencyConfig: {ProvisionedConcurrentExecutions: 1}
       FunctionUrlConfig: {AuthType: NONE}
       EventInvokeConfig: {MaximumRetryAttempts: 0}
   Alpha:
@@ -228,6 +229,8 @@ def test_functions_are_deployed_with_parameters_globals_and_intrinsics(stack):
     assert client.get_function_concurrency(FunctionName="other-test")["ReservedConcurrentExecutions"] == 5
     url = client.get_function_url_config(FunctionName="other-test", Qualifier="live")
     assert url["AuthType"] == "NONE"
+    pc = client.get_provisioned_concurrency_config(FunctionName="other-test", Qualifier="live")
+    assert pc["RequestedProvisionedConcurrentExecutions"] == 1
     eic = client.get_function_event_invoke_config(FunctionName="other-test", Qualifier="live")
     assert eic["MaximumRetryAttempts"] == 0
     assert invoke(client, "other-test", "live")[0]["marker"] == "v1"
