@@ -181,15 +181,17 @@ asio::awaitable<result<std::string>> stack_impl::deploy_function(const function_
     const json architectures = f.architectures.empty() ? json::array({"x86_64"}) : json(f.architectures);
 
     std::string outcome = "unchanged";
+    const std::string no_body;  // named: no temporaries inside co_await expressions (GCC 12)
     const std::string path = fn_path(f.name);
-    auto got = co_await call(bhttp::verb::get, path, {});
+    auto got = co_await call(bhttp::verb::get, path, no_body);
     if (got.result() == status::not_found) {
         json create = config;
         create["FunctionName"] = f.name;
         create["Code"] = {{"ZipFile", zip_b64}};
         create["Architectures"] = architectures;
         const std::string target = "/2015-03-31/functions";
-        auto res = co_await call(bhttp::verb::post, target, create.dump());
+        const std::string text = create.dump();
+        auto res = co_await call(bhttp::verb::post, target, text);
         if (res.result() != status::created) co_return api_error("CreateFunction " + f.name, res);
         outcome = "created";
     } else if (got.result() != status::ok) {
@@ -214,14 +216,16 @@ asio::awaitable<result<std::string>> stack_impl::deploy_function(const function_
         }
         if (config_changed) {
             const std::string target = path + "/configuration";
-            auto res = co_await call(bhttp::verb::put, target, config.dump());
+            const std::string text = config.dump();
+            auto res = co_await call(bhttp::verb::put, target, text);
             if (res.result() != status::ok) co_return api_error("UpdateFunctionConfiguration " + f.name, res);
             outcome = "updated";
         }
         if (have.value("CodeSha256", "") != sha || have.value("Architectures", json::array({"x86_64"})) != architectures) {
             const json code{{"ZipFile", zip_b64}, {"Architectures", architectures}};
             const std::string target = path + "/code";
-            auto res = co_await call(bhttp::verb::put, target, code.dump());
+            const std::string text = code.dump();
+            auto res = co_await call(bhttp::verb::put, target, text);
             if (res.result() != status::ok) co_return api_error("UpdateFunctionCode " + f.name, res);
             outcome = "updated";
         }
@@ -238,15 +242,17 @@ asio::awaitable<result<std::string>> stack_impl::deploy_function(const function_
         if (pub.result() != status::created) co_return api_error("PublishVersion " + f.name, pub);
         const std::string version = body_json(pub).value("Version", "");
         const std::string atarget = path + "/aliases/" + qualifier;
-        auto alias = co_await call(bhttp::verb::get, atarget, {});
+        auto alias = co_await call(bhttp::verb::get, atarget, no_body);
         if (alias.result() == status::not_found) {
             const json body{{"Name", qualifier}, {"FunctionVersion", version}};
             const std::string ctarget = path + "/aliases";
-            auto res = co_await call(bhttp::verb::post, ctarget, body.dump());
+            const std::string text = body.dump();
+            auto res = co_await call(bhttp::verb::post, ctarget, text);
             if (res.result() != status::created) co_return api_error("CreateAlias " + f.name, res);
         } else if (body_json(alias).value("FunctionVersion", "") != version) {
             const json body{{"FunctionVersion", version}};
-            auto res = co_await call(bhttp::verb::put, atarget, body.dump());
+            const std::string text = body.dump();
+            auto res = co_await call(bhttp::verb::put, atarget, text);
             if (res.result() != status::ok) co_return api_error("UpdateAlias " + f.name, res);
             if (outcome == "unchanged") outcome = "updated";
         }
@@ -256,27 +262,29 @@ asio::awaitable<result<std::string>> stack_impl::deploy_function(const function_
     {
         const std::string get_target = "/2019-09-30/functions/" + f.name + "/concurrency";
         const std::string put_target = "/2017-10-31/functions/" + f.name + "/concurrency";
-        auto cur = co_await call(bhttp::verb::get, get_target, {});
+        auto cur = co_await call(bhttp::verb::get, get_target, no_body);
         const json have = body_json(cur);
         const std::optional<int> current = have.contains("ReservedConcurrentExecutions")
                                                ? std::optional<int>(have.value("ReservedConcurrentExecutions", 0))
                                                : std::nullopt;
         if (f.reserved_concurrency && current != f.reserved_concurrency) {
             const json body{{"ReservedConcurrentExecutions", *f.reserved_concurrency}};
-            auto res = co_await call(bhttp::verb::put, put_target, body.dump());
+            const std::string text = body.dump();
+            auto res = co_await call(bhttp::verb::put, put_target, text);
             if (res.result() != status::ok) co_return api_error("PutFunctionConcurrency " + f.name, res);
         } else if (!f.reserved_concurrency && current) {
-            co_await call(bhttp::verb::delete_, put_target, {});
+            co_await call(bhttp::verb::delete_, put_target, no_body);
         }
     }
 
     if (f.provisioned_concurrency && !qualifier.empty()) {
         const std::string target = "/2019-09-30/functions/" + f.name + "/provisioned-concurrency?Qualifier=" + qualifier;
-        auto cur = co_await call(bhttp::verb::get, target, {});
+        auto cur = co_await call(bhttp::verb::get, target, no_body);
         if (cur.result() != status::ok ||
             body_json(cur).value("RequestedProvisionedConcurrentExecutions", -1) != *f.provisioned_concurrency) {
             const json body{{"ProvisionedConcurrentExecutions", *f.provisioned_concurrency}};
-            auto res = co_await call(bhttp::verb::put, target, body.dump());
+            const std::string text = body.dump();
+            auto res = co_await call(bhttp::verb::put, target, text);
             if (res.result() != status::accepted && res.result() != status::ok) {
                 co_return api_error("PutProvisionedConcurrencyConfig " + f.name, res);
             }
@@ -290,16 +298,18 @@ asio::awaitable<result<std::string>> stack_impl::deploy_function(const function_
         want["AuthType"] = f.url_config->value("AuthType", "NONE");
         if (f.url_config->contains("InvokeMode")) want["InvokeMode"] = f.url_config->at("InvokeMode");
         if (f.url_config->contains("Cors")) want["Cors"] = f.url_config->at("Cors");
-        auto cur = co_await call(bhttp::verb::get, target, {});
+        auto cur = co_await call(bhttp::verb::get, target, no_body);
         if (cur.result() == status::not_found) {
-            auto res = co_await call(bhttp::verb::post, target, want.dump());
+            const std::string text = want.dump();
+            auto res = co_await call(bhttp::verb::post, target, text);
             if (res.result() != status::created) co_return api_error("CreateFunctionUrlConfig " + f.name, res);
         } else {
             const json have = body_json(cur);
             bool same = true;
             for (const auto& [k, v] : want.items()) same = same && have.value(k, json()) == v;
             if (!same) {
-                auto res = co_await call(bhttp::verb::put, target, want.dump());
+                const std::string text = want.dump();
+                auto res = co_await call(bhttp::verb::put, target, text);
                 if (res.result() != status::ok) co_return api_error("UpdateFunctionUrlConfig " + f.name, res);
             }
         }
@@ -307,12 +317,13 @@ asio::awaitable<result<std::string>> stack_impl::deploy_function(const function_
 
     if (f.event_invoke_config) {
         const std::string target = "/2019-09-25/functions/" + f.name + "/event-invoke-config" + qualifier_query(qualifier);
-        auto cur = co_await call(bhttp::verb::get, target, {});
+        auto cur = co_await call(bhttp::verb::get, target, no_body);
         const json have = body_json(cur);
         bool same = cur.result() == status::ok;
         for (const auto& [k, v] : f.event_invoke_config->items()) same = same && have.value(k, json()) == v;
         if (!same) {
-            auto res = co_await call(bhttp::verb::put, target, f.event_invoke_config->dump());
+            const std::string text = f.event_invoke_config->dump();
+            auto res = co_await call(bhttp::verb::put, target, text);
             if (res.result() != status::ok) co_return api_error("PutFunctionEventInvokeConfig " + f.name, res);
         }
     }
