@@ -7,7 +7,6 @@
 #include "lambent/scheduler/scheduler.hpp"
 #include "lambent/store/store.hpp"
 
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -175,28 +174,17 @@ int serve(const config& cfg) {
             sched.stop();
             return 1;
         };
-        auto overrides = sam::parse_overrides(cfg.parameter_overrides);
-        if (!overrides) return fail(overrides.error().message);
-        sam::load_options lo;
-        lo.parameter_overrides = *overrides;
-        lo.region = cfg.region;
-        lo.account_id = cfg.account_id;
-        lo.stack_name = cfg.stack_name;
-        auto model = sam::load(cfg.template_file, lo);
-        if (!model) return fail(model.error().message);
         sam::stack_options so;
+        so.template_file = cfg.template_file;
+        so.parameter_overrides = cfg.parameter_overrides;
+        so.stack_name = cfg.stack_name;
         so.account = aopts.account;
         so.work_dir = st.data_dir() / "template";
         so.schedule_clock_rate = cfg.schedule_clock_rate;
         so.watch = cfg.watch;
-        stack = std::make_unique<sam::stack>(io, blocking, api, sched, std::move(*model), so);
-        std::optional<result<void>> deployed;
-        asio::co_spawn(io, stack->deploy(), [&](std::exception_ptr e, result<void> r) {
-            deployed = e ? result<void>(make_error(errc::service, "deployment failed")) : std::move(r);
-        });
-        while (!deployed && io.run_one() > 0) {
-        }
-        if (!deployed || !*deployed) return fail(deployed ? deployed->error().message : "deployment did not finish");
+        auto deployed = sam::deploy_template(io, blocking, api, sched, std::move(so));
+        if (!deployed) return fail(deployed.error().message);
+        stack = std::move(*deployed);
         main_handler = stack->front_handler(api);
         if (stack->has_routes()) {
             auto api_endpoint = parse_listen(cfg.api_listen);

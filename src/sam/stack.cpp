@@ -127,6 +127,19 @@ asio::awaitable<result<std::string>> stack_impl::invoke_async(std::string functi
 
 asio::awaitable<result<void>> stack_impl::deploy_all() {
     for (const auto& w : model.warnings) spdlog::warn("template: {}", w);
+    // A code folder that holds the data directory would zip the database and logs, and --watch would
+    // reload on every log line.
+    const auto data_dir = fs::weakly_canonical(options.work_dir.parent_path());
+    for (const auto& f : model.functions) {
+        if (f.code.type != code_source::kind::folder) continue;
+        const auto rel = data_dir.lexically_relative(f.code.path);
+        if (!rel.empty() && *rel.begin() != "..") {
+            co_return make_error(errc::validation,
+                                 fmt::format("{}: its code folder {} contains the data directory {}; pass a --data-dir "
+                                             "outside it",
+                                             f.logical_id, f.code.path.string(), data_dir.string()));
+        }
+    }
     for (const auto& layer : model.layers) {
         if (auto arn = co_await deploy_layer(layer)) layer_arns[layer.logical_id] = *arn;
     }
@@ -634,6 +647,31 @@ stack::stack(asio::io_context& io, asio::thread_pool& pool, std::shared_ptr<api:
     : impl_(std::make_shared<stack_impl>(io, pool, std::move(api), sched, std::move(model), std::move(options))) {}
 
 stack::~stack() = default;
+
+result<std::unique_ptr<stack>> deploy_template(asio::io_context& io, asio::thread_pool& pool,
+                                               std::shared_ptr<api::lambda_api> api, scheduler::scheduler& sched,
+                                               stack_options options) {
+    auto overrides = parse_overrides(options.parameter_overrides);
+    if (!overrides) return overrides.error();
+    load_options lo;
+    lo.parameter_overrides = *overrides;
+    lo.region = options.account.region;
+    lo.account_id = options.account.account;
+    lo.partition = options.account.partition;
+    lo.stack_name = options.stack_name;
+    auto model = load(options.template_file, lo);
+    if (!model) return model.error();
+    auto s = std::make_unique<stack>(io, pool, std::move(api), sched, std::move(*model), std::move(options));
+    std::optional<result<void>> deployed;
+    asio::co_spawn(io, s->deploy(), [&](std::exception_ptr e, result<void> r) {
+        deployed = e ? result<void>(make_error(errc::service, "deployment failed")) : std::move(r);
+    });
+    while (!deployed && io.run_one() > 0) {
+    }
+    if (!deployed) return make_error(errc::service, "deployment did not finish");
+    if (!*deployed) return deployed->error();
+    return s;
+}
 
 asio::awaitable<result<void>> stack::deploy() {
     auto impl = impl_;

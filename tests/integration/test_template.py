@@ -372,3 +372,14 @@ def test_template_errors_stop_the_server_with_a_clear_message(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
     assert "parameter Needed has no Default; pass --parameter-overrides Needed=VALUE" in proc.stderr
+
+
+def test_a_code_folder_holding_the_data_dir_is_refused(tmp_path):
+    (tmp_path / "app.py").write_text("def handler(e, c):\n    return 1\n")
+    (tmp_path / "t.yaml").write_text("Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+                                     "      CodeUri: .\n      Runtime: python3.12\n      Handler: app.handler\n")
+    proc = subprocess.run([str(lambent_binary()), "serve", "--listen", "127.0.0.1:0", "--data-dir",
+                           str(tmp_path / ".lambent"), "--template", str(tmp_path / "t.yaml")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert "contains the data directory" in proc.stderr

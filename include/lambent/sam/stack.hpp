@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace lambent::api {
 class lambda_api;
@@ -25,6 +26,9 @@ class scheduler;
 namespace lambent::sam {
 
 struct stack_options {
+    std::filesystem::path template_file;
+    std::vector<std::string> parameter_overrides;  // K=V
+    std::string stack_name = "lambent";
     model::account_context account;
     std::filesystem::path work_dir;     // scratch space (inline code packages)
     double schedule_clock_rate = 1.0;   // >1 runs schedules faster than the wall clock (tests)
@@ -32,6 +36,13 @@ struct stack_options {
 };
 
 class stack_impl;
+class stack;
+
+/// Reads `options.template_file` and deploys it, running `io` until that is done (call it before the
+/// listeners open and before io.run()). Errors name the template, the resource and the reason.
+[[nodiscard]] result<std::unique_ptr<stack>> deploy_template(http::asio::io_context& io, http::asio::thread_pool& pool,
+                                                             std::shared_ptr<api::lambda_api> api,
+                                                             scheduler::scheduler& sched, stack_options options);
 
 class stack {
 public:
