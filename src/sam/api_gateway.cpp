@@ -86,6 +86,7 @@ void stack_impl::build_routes() {
             r.v2 = ev.type == "HttpApi";
             r.function = f.name;
             r.qualifier = f.auto_publish_alias.value_or("");
+            r.stage = !ev.stage.empty() ? ev.stage : r.v2 ? "$default" : "Prod";
             routes.push_back(std::move(r));
         }
     }
@@ -137,10 +138,10 @@ asio::awaitable<http::response> stack_impl::serve_route(http::request req) {
     json event;
     if (r.v2) {
         ctx.route_key = r.path == "$default" ? "$default" : r.method + " " + r.path;
-        ctx.stage = "$default";
+        ctx.stage = r.stage;
         event = api::payload_v2_event(req, t, raw_path, ctx);
     } else {
-        ctx.stage = "Prod";
+        ctx.stage = r.stage;
         ctx.resource = r.path;
         event = api::payload_v1_event(req, t, raw_path, ctx);
     }

@@ -27,6 +27,7 @@ struct route {
     bool v2 = false;                    // HttpApi: payload 2.0
     std::string function;               // deployed name
     std::string qualifier;              // the AutoPublishAlias, or "" for $LATEST
+    std::string stage;                  // requestContext.stage
 };
 
 /// Whether the Lambda API takes `Layers` (set in layers.cpp, next to the layer hook).

@@ -233,6 +233,7 @@ private:
         const auto type = resource_type(name);
         if (type == "AWS::Serverless::Function" || type == "AWS::Lambda::Function") return function_name(name);
         if (type == "AWS::S3::Bucket") return bucket_name(name);
+        if (type == "AWS::Serverless::Api" || type == "AWS::Serverless::HttpApi") return name;  // routes name their API
         if (type == "AWS::Serverless::LayerVersion" || type == "AWS::Lambda::LayerVersion") {
             return "lambent-layer:" + name;  // replaced by the layer version ARN when layers are deployed
         }
@@ -501,6 +502,8 @@ result<void> read_events(const std::string& id, const json& events, function_spe
             e.path = text_of(props.value("Path", json(e.type == "HttpApi" ? "$default" : "")));
             if (e.path.empty()) return make_error(errc::validation, fmt::format("{}: Api event {} has no Path", id, name));
             if (e.type == "HttpApi" && !props.contains("Path")) e.method = "ANY";
+            const char* api_key = e.type == "Api" ? "RestApiId" : "ApiId";
+            if (auto a = props.find(api_key); a != props.end() && a->is_string()) e.api_id = a->get<std::string>();
         } else if (e.type == "S3") {
             e.bucket = text_of(props.value("Bucket", json("")));
             if (auto evs = props.find("Events"); evs != props.end()) {
@@ -614,7 +617,12 @@ result<template_model> parse(std::string_view text, const fs::path& base_dir, co
             continue;
         }
         if (type != "AWS::Serverless::Function" && type != "AWS::Lambda::Function") {
-            if (type != "AWS::S3::Bucket") model.unknown.push_back(id + " (" + (type.empty() ? "no Type" : type) + ")");
+            if (type == "AWS::Serverless::Api" || type == "AWS::Serverless::HttpApi") {
+                model.warnings.push_back(id + " (" + type + "): its routes are served on --api-listen; its own settings "
+                                         "(authorizers, CORS, domains, models) are not applied");
+            } else if (type != "AWS::S3::Bucket") {
+                model.unknown.push_back(id + " (" + (type.empty() ? "no Type" : type) + ")");
+            }
             continue;
         }
         function_spec f;
@@ -689,6 +697,13 @@ result<template_model> parse(std::string_view text, const fs::path& base_dir, co
                 f.code = std::move(*c);
             }
             if (auto ok = read_events(id, props.value("Events", json::object()), f, model); !ok) return ok.error();
+            for (auto& e : f.events) {
+                if (e.api_id.empty() || !resources.contains(e.api_id)) continue;
+                const auto& api = resources.at(e.api_id);
+                if (!api.is_object() || !api.contains("Properties")) continue;
+                const json api_props = r.resolve(api.at("Properties"), e.api_id);
+                if (api_props.is_object() && api_props.contains("StageName")) e.stage = text_of(api_props.at("StageName"));
+            }
         } else {
             const json code = props.value("Code", json());
             if (code.is_string()) {

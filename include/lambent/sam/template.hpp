@@ -45,6 +45,8 @@ struct event_source {
     // Api / HttpApi
     std::string method;                   // upper case; "ANY" for any
     std::string path;                     // e.g. /items/{id}; HttpApi without Path: "$default"
+    std::string api_id;                   // RestApiId / ApiId: the logical id of an AWS::Serverless::(Http)Api
+    std::string stage;                    // that API's StageName (empty: Prod for Api, $default for HttpApi)
     // S3
     std::string bucket;
     std::vector<std::string> s3_events;   // e.g. s3:ObjectCreated:*

@@ -281,3 +281,41 @@ TEST(sam_template, parameter_overrides_forms) {
     EXPECT_EQ(o->at("B"), "x=y");
     EXPECT_FALSE(lambent::sam::parse_overrides({"novalue"}));
 }
+
+TEST(sam_template, api_resources_give_their_stage_and_are_not_unknown) {
+    temp_dir t;
+    auto m = parse(R"(
+Resources:
+  MyApi:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: v1
+  F:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src
+      Runtime: python3.12
+      Handler: app.handler
+      Events:
+        Get:
+          Type: Api
+          Properties: {Path: /x, Method: get, RestApiId: !Ref MyApi}
+        Any:
+          Type: HttpApi
+)",
+                   t.path, {});
+    ASSERT_TRUE(m) << m.error().message;
+    EXPECT_TRUE(m->unknown.empty());
+    const auto& evs = m->functions.at(0).events;
+    ASSERT_EQ(evs.size(), 2u);
+    for (const auto& e : evs) {
+        if (e.type == "Api") {
+            EXPECT_EQ(e.api_id, "MyApi");
+            EXPECT_EQ(e.stage, "v1");
+        } else {
+            EXPECT_EQ(e.path, "$default");
+            EXPECT_EQ(e.method, "ANY");
+        }
+    }
+    for (const auto& w : m->warnings) EXPECT_EQ(w.find("cannot be resolved"), std::string::npos) << w;
+}
