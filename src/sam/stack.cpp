@@ -567,6 +567,10 @@ asio::awaitable<void> stack_impl::read_inotify(std::shared_ptr<stack_impl> self)
             const auto* ev = reinterpret_cast<const inotify_event*>(buffer.data() + off);
             off += sizeof(inotify_event) + ev->len;
             const std::string name = ev->len > 0 ? std::string(ev->name) : "";
+            if (ev->mask & IN_Q_OVERFLOW) {  // events were lost: reload everything watched
+                for (std::size_t i = 0; i < self->model.functions.size(); ++i) self->changed(i);
+                continue;
+            }
             auto it = self->watches.find(ev->wd);
             if (it == self->watches.end()) continue;
             const auto entries = it->second;
