@@ -65,6 +65,18 @@ int main(int argc, char** argv) {
                       "Seconds a client has to send a whole request header (and finish the TLS handshake)")
         ->capture_default_str();
 
+    serve->add_option("--template", cfg.template_file,
+                      "Deploy the functions of this AWS SAM / CloudFormation template (YAML or JSON) at start");
+    serve->add_option("--parameter-overrides", cfg.parameter_overrides, "Template parameters, KEY=VALUE ...");
+    serve->add_flag("--watch", cfg.watch, "Redeploy a template function when its CodeUri folder changes");
+    serve->add_option("--api-listen", cfg.api_listen, "Address of the template's Api/HttpApi routes, HOST:PORT")
+        ->capture_default_str();
+    serve->add_option("--schedule-clock-rate", cfg.schedule_clock_rate,
+                      "Run template schedules this many times faster than the wall clock (tests)")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    serve->add_option("--stack-name", cfg.stack_name, "AWS::StackName of the template")->capture_default_str();
+
     lambent::cli::client_commands client;
     lambent::cli::add_client_commands(cli, client);
 

@@ -6,6 +6,7 @@
 // (src/api/authenticate.cpp); without auth every URL is public (docs/security.md).
 
 #include "lambent/api/errors.hpp"
+#include "lambent/api/http_payload.hpp"
 #include "lambent/api/lambda_api.hpp"
 #include "lambent/common/blocking.hpp"
 #include "lambent/common/codec.hpp"
@@ -25,22 +26,6 @@ using status = http::bhttp::status;
 namespace asio = http::asio;
 namespace bhttp = http::bhttp;
 
-namespace {
-
-bool texty(std::string_view content_type) {
-    return content_type.empty() || content_type.starts_with("text/") || content_type.find("json") != std::string_view::npos ||
-           content_type.find("xml") != std::string_view::npos ||
-           content_type.find("x-www-form-urlencoded") != std::string_view::npos ||
-           content_type.find("javascript") != std::string_view::npos;
-}
-
-std::string lower(std::string_view v) {
-    std::string out(v);
-    for (auto& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    return out;
-}
-
-}  // namespace
 
 json lambda_api::url_wire(const std::string& function, const std::string& qualifier, bool with_modified) const {
     const auto& cfg = find(function)->urls.at(qualifier);
@@ -182,57 +167,12 @@ asio::awaitable<http::response> lambda_api::serve_function_url(call c) {
     // The request as AWS's payload format 2.0 event.
     std::string raw_path = "/";
     for (std::size_t i = 2; i < c.seg().size(); ++i) raw_path += (i > 2 ? "/" : "") + c.seg()[i];
-    const std::string target_text(c.req.target());
-    const auto qpos = target_text.find('?');
-    const std::string raw_query = qpos == std::string::npos ? "" : target_text.substr(qpos + 1);
-    json headers = json::object();
-    json cookies = json::array();
-    for (const auto& field : c.req) {
-        const std::string name = lower(field.name_string());
-        const std::string value(field.value());
-        if (name == "cookie") {
-            std::size_t start = 0;
-            while (start < value.size()) {
-                auto end = value.find(';', start);
-                std::string cookie = value.substr(start, end == std::string::npos ? std::string::npos : end - start);
-                while (!cookie.empty() && cookie.front() == ' ') cookie.erase(0, 1);
-                if (!cookie.empty()) cookies.push_back(cookie);
-                if (end == std::string::npos) break;
-                start = end + 1;
-            }
-            continue;
-        }
-        headers[name] = headers.contains(name) ? headers[name].get<std::string>() + "," + value : value;
-    }
-    json query = json::object();
-    for (const auto& [k, val] : c.target.query) {
-        query[k] = query.contains(k) ? query[k].get<std::string>() + "," + val : val;
-    }
+    http_event_context ctx;
+    ctx.request_id = c.request_id;
+    ctx.api_id = c.seg()[1];
+    json event = payload_v2_event(c.req, c.target, raw_path, ctx);
     const auto now = codec::now_ms();
-    const std::string host = headers.value("host", public_url_.substr(public_url_.find("//") + 2));
-    json event{{"version", "2.0"},
-               {"routeKey", "$default"},
-               {"rawPath", raw_path},
-               {"rawQueryString", raw_query},
-               {"headers", headers},
-               {"requestContext",
-                {{"accountId", "anonymous"},
-                 {"apiId", c.seg()[1]},
-                 {"domainName", host},
-                 {"domainPrefix", c.seg()[1]},
-                 {"http",
-                  {{"method", std::string(c.req.method_string())},
-                   {"path", raw_path},
-                   {"protocol", "HTTP/1.1"},
-                   {"sourceIp", "127.0.0.1"},
-                   {"userAgent", headers.value("user-agent", "")}}},
-                 {"requestId", c.request_id},
-                 {"routeKey", "$default"},
-                 {"stage", "$default"},
-                 {"time", fmt::format("{:%d/%b/%Y:%H:%M:%S} +0000", fmt::gmtime(std::chrono::system_clock::to_time_t(now)))},
-                 {"timeEpoch", now.time_since_epoch().count()}}},
-               {"isBase64Encoded", false}};
-    if (c.caller) {
+    if (c.caller) {  // a SigV4-signed request to an AWS_IAM URL: who signed it, as AWS's event carries it
         const std::string& account = options_.account.account;
         event["requestContext"]["accountId"] = account;
         event["requestContext"]["authorizer"] = {
@@ -244,13 +184,6 @@ asio::awaitable<http::response> lambda_api::serve_function_url(call c) {
               {"principalOrgId", nullptr},
               {"userArn", fmt::format("arn:aws:iam::{}:user/{}", account, c.caller->profile)},
               {"userId", c.caller->access_key_id}}}};
-    }
-    if (!cookies.empty()) event["cookies"] = cookies;
-    if (!query.empty()) event["queryStringParameters"] = query;
-    if (!c.req.body().empty()) {
-        const bool text = texty(headers.value("content-type", ""));
-        event["body"] = text ? c.req.body() : codec::base64_encode(c.req.body());
-        event["isBase64Encoded"] = !text;
     }
 
     scheduler::invoke_request req;
@@ -273,36 +206,7 @@ asio::awaitable<http::response> lambda_api::serve_function_url(call c) {
         out.set("x-amzn-ErrorType", "Unhandled");
         co_return out;
     }
-    // The result by AWS's rules: an object with statusCode is a full response; anything else is a 200 JSON body.
-    auto result = json::parse(res.body, nullptr, false);
-    if (!result.is_discarded() && result.is_object() && result.contains("statusCode")) {
-        const int code = result.value("statusCode", 200);
-        std::string body;
-        if (auto b = result.find("body"); b != result.end() && !b->is_null()) body = b->is_string() ? b->get<std::string>() : b->dump();
-        if (result.value("isBase64Encoded", false)) body = codec::base64_decode(body).value_or("");
-        http::response out{static_cast<status>(code), 11};
-        out.body() = std::move(body);
-        bool has_type = false;
-        if (auto h = result.find("headers"); h != result.end() && h->is_object()) {
-            for (const auto& [k, val] : h->items()) {
-                out.set(k, val.is_string() ? val.get<std::string>() : val.dump());
-                if (lower(k) == "content-type") has_type = true;
-            }
-        }
-        if (auto ck = result.find("cookies"); ck != result.end() && ck->is_array()) {
-            for (const auto& cookie : *ck) {
-                if (cookie.is_string()) out.insert(bhttp::field::set_cookie, cookie.get<std::string>());
-            }
-        }
-        if (!has_type) out.set(bhttp::field::content_type, "application/json");
-        out.set("x-amzn-RequestId", c.request_id);
-        co_return out;
-    }
-    // Not a response object: the value itself is the body (a JSON string is returned unquoted).
-    std::string body = !result.is_discarded() && result.is_string() ? result.get<std::string>() : res.body;
-    auto out = http::make_response(status::ok, std::move(body), "application/json");
-    out.set("x-amzn-RequestId", c.request_id);
-    co_return out;
+    co_return payload_v2_response(res.body, c.request_id);
 }
 
 }  // namespace lambent::api

@@ -3,6 +3,7 @@
 #include "lambent/api/lambda_api.hpp"
 #include "lambent/auth/sigv4.hpp"
 #include "lambent/http/server.hpp"
+#include "lambent/sam/stack.hpp"
 #include "lambent/sandbox/sandbox.hpp"
 #include "lambent/scheduler/scheduler.hpp"
 #include "lambent/store/store.hpp"
@@ -253,7 +254,42 @@ int serve(const config& cfg) {
         return res;
     };
     hopts.tls = security->tls;
-    auto server = std::make_shared<http::server>(io, api, hopts);
+
+    // A SAM template: its functions are deployed (through the API's own handlers) before anyone can connect.
+    std::unique_ptr<sam::stack> stack;
+    std::shared_ptr<http::server> api_server;
+    std::shared_ptr<http::handler> main_handler = api;
+    if (!cfg.template_file.empty()) {
+        auto fail = [&](const std::string& what) {
+            spdlog::critical("template: {}", what);
+            api->stop();
+            sched.stop();
+            return 1;
+        };
+        sam::stack_options so;
+        so.template_file = cfg.template_file;
+        so.parameter_overrides = cfg.parameter_overrides;
+        so.stack_name = cfg.stack_name;
+        so.account = aopts.account;
+        so.work_dir = st.data_dir() / "template";
+        so.schedule_clock_rate = cfg.schedule_clock_rate;
+        so.watch = cfg.watch;
+        auto deployed = sam::deploy_template(io, blocking, api, sched, std::move(so));
+        if (!deployed) return fail(deployed.error().message);
+        stack = std::move(*deployed);
+        main_handler = stack->front_handler(api);
+        if (stack->has_routes()) {
+            auto api_endpoint = parse_listen(cfg.api_listen);
+            if (!api_endpoint) return fail("--api-listen: " + api_endpoint.error().message);
+            api_server = std::make_shared<http::server>(io, stack->api_handler(), hopts);
+            auto api_bound = api_server->listen(*api_endpoint);
+            if (!api_bound) return fail(api_bound.error().message);
+            std::printf("api routes on %s://%s:%u\n", security->tls ? "https" : "http",
+                        api_bound->address().to_string().c_str(), api_bound->port());
+        }
+    }
+
+    auto server = std::make_shared<http::server>(io, main_handler, hopts);
     auto bound = server->listen(*endpoint);
     if (!bound) {
         spdlog::critical("{}", bound.error().message);
@@ -274,11 +310,16 @@ int serve(const config& cfg) {
     spdlog::info("{}", security->summary);
     std::printf("listening on %s://%s:%u\n", scheme, bound->address().to_string().c_str(), bound->port());
     std::fflush(stdout);
+    if (stack) {
+        if (auto started = stack->start(); !started) spdlog::error("template: {}", started.error().message);
+    }
 
     signals.async_wait([&](boost::system::error_code ec, int sig) {
         if (ec) return;
         spdlog::info("lambent stopping signal={}", sig);
         server->stop();
+        if (stack) stack->stop();
+        if (api_server) api_server->stop();
         api->stop();
         sched.stop();
         // Let killed workers be reaped and their logs flushed, then leave.

@@ -298,6 +298,7 @@ public:
         : sched_(std::move(s)), pool_(std::move(p)), pidfd_(sched_->io), out_(sched_->io), err_(sched_->io),
           control_(sched_->io), provisioned_(provisioned) {}
     bool provisioned() const { return provisioned_; }
+    void set_prewarmed() { prewarmed_ = true; }
 
     /// Starts the worker: in a spare sandbox when `from` is given, else through a new lambent-jail.
     result<void> start(std::shared_ptr<spare> from = nullptr);
@@ -345,6 +346,7 @@ private:
     asio::posix::stream_descriptor control_;  // sandbox: the jail's control socket
     bool provisioned_ = false;
     bool from_spare_ = false;
+    bool prewarmed_ = false;  // started ahead of traffic by a hot reload
     long memory_mb_cache_ = 0;
     steady::time_point memory_read_at_;
     sandbox::cgroup cgroup_;
@@ -743,7 +745,7 @@ asio::awaitable<http::response> worker::on_next(std::shared_ptr<worker> self) {
         const double init_ms = ms_between(self->spawned_at_, steady::now());
         self->sched_->stats.function(self->pool_->function.name).init_duration.observe(init_ms / 1000.0);
         // Pre-initialised (provisioned) environments report no Init Duration: no invocation waited for it.
-        if (!self->provisioned_) self->pending_init_ms_ = init_ms;
+        if (!self->provisioned_ && !self->prewarmed_) self->pending_init_ms_ = init_ms;
         // The spare this worker took is replaced once its runtime is up: off the cold start's path.
         if (self->from_spare_) self->sched_->refill_spares_soon();
         spdlog::debug("worker ready function={} pid={} init_ms={:.2f}", self->pool_->function.name, self->pid_,
@@ -1457,6 +1459,44 @@ void scheduler::set_provisioned(const model::function_record& version, int count
         return;
     }
     impl.ensure_provisioned(p);
+}
+
+int scheduler::live_workers(const std::string& function_name) const {
+    int n = 0;
+    for (const auto& [key, p] : impl_->pools) {
+        if (p->function.name != function_name) continue;
+        for (const auto& w : p->workers) {
+            if (w->current_state() != worker::state::dead) ++n;
+        }
+    }
+    return n;
+}
+
+void scheduler::prewarm(const model::function_record& version, int count) {
+    auto& impl = *impl_;
+    if (impl.stopped || count <= 0) return;
+    const std::string key = version.name + "\n" + version.revision_id;
+    auto& p = impl.pools[key];
+    if (!p) {
+        auto rt = impl.runtimes.find(version.runtime);
+        if (rt == impl.runtimes.end()) {
+            impl.pools.erase(key);
+            return;
+        }
+        p = std::make_shared<pool>();
+        p->key = key;
+        p->function = version;
+        p->spec = rt->second;
+    }
+    for (int i = 0; i < count; ++i) {
+        auto w = std::make_shared<worker>(impl.shared_from_this(), p);
+        w->set_prewarmed();
+        if (auto started = w->start(); !started) {
+            spdlog::error("scheduler: cannot pre-warm a worker for {}: {}", version.name, started.error().message);
+            return;
+        }
+        p->workers.push_back(std::move(w));
+    }
 }
 
 scheduler::provisioned_status scheduler::provisioned(const model::function_record& version) const {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace lambent::app {
 
@@ -30,6 +31,13 @@ struct config {
     std::filesystem::path tls_key;          // PEM private key
     int max_connections = 512;              // open connections served at once (0: no limit)
     std::chrono::milliseconds header_timeout{std::chrono::seconds(15)};
+    // SAM template (docs/templates.md)
+    std::filesystem::path template_file;            // empty: no template
+    std::vector<std::string> parameter_overrides;   // K=V
+    bool watch = false;
+    std::string api_listen = "127.0.0.1:3000";      // Api/HttpApi routes
+    double schedule_clock_rate = 1.0;
+    std::string stack_name = "lambent";
 };
 
 /// Runs the server until SIGINT/SIGTERM. Returns the process exit code.

@@ -81,6 +81,12 @@ public:
     };
     provisioned_status provisioned(const model::function_record& version) const;
 
+    /// Hot reload (`--watch`): the workers of a function alive now, all versions (what a reload re-creates).
+    int live_workers(const std::string& function_name) const;
+    /// Starts `count` ordinary workers of this version ahead of traffic; no invocation waited for them, so
+    /// none reports an Init Duration. Idle eviction applies as usual.
+    void prewarm(const model::function_record& version, int count);
+
     /// Kills every worker and fails everything pending (shutdown).
     void stop();
 

@@ -1,6 +1,5 @@
-// src/cli is compiled into the `lambent` executable only (not lambent_core), so this test compiles the unit
-// under test itself. One test file per included source keeps every symbol defined once.
-#include "cli/zip_folder.cpp"
+// zip_folder is part of lambent_core (templates zip CodeUri folders too), so this test links it like any unit.
+#include "lambent/cli/zip_folder.hpp"
 
 #include "lambent/store/zip_intake.hpp"
 
