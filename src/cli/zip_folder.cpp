@@ -19,6 +19,7 @@ struct entry {
     std::string name;  // '/'-separated, relative; directories end with '/'
     fs::path path;
     mode_t mode = 0;   // full st_mode (type and permission bits)
+    time_t mtime = 0;
 };
 
 struct zip_discarder {
@@ -55,7 +56,7 @@ error zip_failure(std::string_view what, zip_t* za) { return zip_failure(what, z
             return make_error(errc::validation,
                               fmt::format("{} is not a regular file, directory or symlink", it->path().string()));
         }
-        out.push_back(entry{std::move(name), it->path(), st.st_mode});
+        out.push_back(entry{std::move(name), it->path(), st.st_mode, st.st_mtime});
     }
     if (ec) return make_error(errc::validation, fmt::format("cannot read {}: {}", dir.string(), ec.message()));
     std::sort(out.begin(), out.end(), [](const entry& a, const entry& b) { return a.name < b.name; });
@@ -110,6 +111,11 @@ result<zipped_folder> zip_folder(const fs::path& dir) {
             if (S_ISLNK(e.mode)) zip_set_file_compression(za.get(), static_cast<zip_uint64_t>(idx), ZIP_CM_STORE, 0);
         }
         if (idx < 0) return zip_failure(e.name, za.get());
+        // The entry's own modification time, not the time of zipping (libzip's default for directories and
+        // symlinks): an unchanged folder gives the same bytes, so redeploying it changes nothing.
+        if (zip_file_set_mtime(za.get(), static_cast<zip_uint64_t>(idx), e.mtime, 0) != 0) {
+            return zip_failure(e.name, za.get());
+        }
         if (zip_file_set_external_attributes(za.get(), static_cast<zip_uint64_t>(idx), 0, ZIP_OPSYS_UNIX,
                                              static_cast<zip_uint32_t>(e.mode) << 16) != 0) {
             return zip_failure(e.name, za.get());

@@ -141,7 +141,9 @@ asio::awaitable<result<void>> stack_impl::deploy_all() {
         }
     }
     for (const auto& layer : model.layers) {
-        if (auto arn = co_await deploy_layer(layer)) layer_arns[layer.logical_id] = *arn;
+        auto arn = co_await deploy_layer(layer);
+        if (!arn) co_return make_error(arn.error().code, layer.logical_id + ": " + arn.error().message);
+        layer_arns[layer.logical_id] = *arn;
     }
     for (const auto& f : model.functions) {
         const auto started = std::chrono::steady_clock::now();
@@ -160,6 +162,43 @@ asio::awaitable<result<void>> stack_impl::deploy_all() {
     co_return result<void>{};
 }
 
+asio::awaitable<result<std::string>> stack_impl::deploy_layer(const layer_spec& layer) {
+    code_source content;
+    content.type = fs::is_directory(layer.content) ? code_source::kind::folder : code_source::kind::zip;
+    content.path = layer.content;
+    auto build = [content]() { return build_package(content, {}, {}, {}); };
+    auto package = co_await run_blocking(pool, std::move(build));
+    if (!package) co_return package.error();
+    const std::string sha = model::code_sha256_b64(codec::hex(codec::sha256(*package)));
+    const json runtimes = layer.compatible_runtimes;
+
+    // The newest version, if it is this content already: restarting with an unchanged template publishes nothing.
+    const std::string no_body;  // named: no temporaries inside co_await expressions (GCC 12)
+    const std::string versions = "/2018-10-31/layers/" + layer.name + "/versions";
+    const std::string list_target = versions + "?MaxItems=1";
+    auto listed = co_await call(bhttp::verb::get, list_target, no_body);
+    const auto newest = body_json(listed).value("LayerVersions", json::array());
+    if (listed.result() == status::ok && !newest.empty()) {
+        const std::string get_target = versions + "/" + std::to_string(newest[0].value("Version", 0));
+        auto got = co_await call(bhttp::verb::get, get_target, no_body);
+        const auto j = body_json(got);
+        if (got.result() == status::ok && j.value("Content", json::object()).value("CodeSha256", "") == sha &&
+            j.value("Description", "") == layer.description &&
+            j.value("CompatibleRuntimes", json::array()) == runtimes) {
+            say(fmt::format("template: unchanged layer {} ({})", layer.name, layer.logical_id));
+            co_return j.value("LayerVersionArn", "");
+        }
+    }
+    json body{{"Content", {{"ZipFile", codec::base64_encode(*package)}}}, {"Description", layer.description}};
+    if (!runtimes.empty()) body["CompatibleRuntimes"] = runtimes;
+    const std::string payload = body.dump();
+    auto published = co_await call(bhttp::verb::post, versions, payload);
+    if (published.result() != status::created) co_return api_error("PublishLayerVersion " + layer.name, published);
+    const auto j = body_json(published);
+    say(fmt::format("template: published layer {} version {} ({})", layer.name, j.value("Version", 0), layer.logical_id));
+    co_return j.value("LayerVersionArn", "");
+}
+
 asio::awaitable<result<std::string>> stack_impl::deploy_function(const function_spec& f) {
     // The package, built on the blocking pool.
     const auto inline_dir = options.work_dir / "inline" / f.name;
@@ -174,12 +213,9 @@ asio::awaitable<result<std::string>> stack_impl::deploy_function(const function_
     json layers = json::array();
     for (const auto& ref : f.layer_refs) {
         if (auto it = layer_arns.find(ref); it != layer_arns.end()) layers.push_back(it->second);
-        else spdlog::warn("template: {}: layer {} is not attached (layers: not deployed yet)", f.logical_id, ref);
+        else spdlog::warn("template: {}: layer {} is not a layer of the template; not attached", f.logical_id, ref);
     }
-    for (const auto& arn : f.layer_arns) {
-        if (layers_api_available) layers.push_back(arn);
-        else spdlog::warn("template: {}: layer {} is not attached (layers: not deployed yet)", f.logical_id, arn);
-    }
+    for (const auto& arn : f.layer_arns) layers.push_back(arn);
     json env = json::object();
     for (const auto& [k, v] : f.environment) env[k] = v;
     json config{{"Runtime", f.runtime},

@@ -30,8 +30,6 @@ struct route {
     std::string stage;                  // requestContext.stage
 };
 
-/// Whether the Lambda API takes `Layers` (set in layers.cpp, next to the layer hook).
-extern const bool layers_api_available;
 
 class stack_impl : public std::enable_shared_from_this<stack_impl> {
 public:
@@ -47,8 +45,9 @@ public:
     asio::awaitable<result<void>> deploy_all();
     /// Creates or updates one function; returns what happened ("created", "updated", "unchanged").
     asio::awaitable<result<std::string>> deploy_function(const function_spec& f);
-    /// The layer hook: publishes a template layer and returns its version ARN.
-    asio::awaitable<std::optional<std::string>> deploy_layer(const layer_spec& layer);
+    /// Publishes a template layer (unless its newest version already has the same content, description and
+    /// runtimes) and returns its version ARN.
+    asio::awaitable<result<std::string>> deploy_layer(const layer_spec& layer);
     /// An asynchronous (Event) invoke of a template function through the durable queue; the request id.
     asio::awaitable<result<std::string>> invoke_async(std::string function, std::string qualifier, std::string payload);
 

@@ -124,6 +124,19 @@ Resources:
         ZipFile: |
           def handler(event, context):
               return "inline"
+  Shared:
+    Type: AWS::Serverless::LayerVersion
+    Properties:
+      LayerName: shared-lib
+      ContentUri: shared-layer/
+      CompatibleRuntimes: [python3.12]
+      Description: !Sub 'shared for ${Stage}'
+  Layered:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: layered/
+      Handler: app.handler
+      Layers: [!Ref Shared]
   Uploads:
     Type: AWS::S3::Bucket
   Table:
@@ -144,6 +157,10 @@ def write_project(root: Path) -> Path:
         (root / name / "app.py").write_text(COUNTER_CODE.format(marker="v1"))
     (root / "ticker").mkdir(parents=True, exist_ok=True)
     (root / "ticker" / "app.py").write_text(TICKER_CODE)
+    (root / "shared-layer" / "python").mkdir(parents=True, exist_ok=True)
+    (root / "shared-layer" / "python" / "greet.py").write_text('WORD = "from the layer"\n')
+    (root / "layered").mkdir(parents=True, exist_ok=True)
+    (root / "layered" / "app.py").write_text("import greet\n\ndef handler(event, context):\n    return greet.WORD\n")
     (root / "template.yaml").write_text(TEMPLATE)
     return root / "template.yaml"
 
@@ -242,6 +259,17 @@ def test_functions_are_deployed_with_parameters_globals_and_intrinsics(stack):
     # The AWS CLI sees them like any other function.
     names = run_aws(stack.url, "list-functions", "--query", "Functions[].FunctionName").json
     assert {"Counter", "Ticker", "other-test", "Alpha", "Beta", "Inline"} <= set(names)
+
+
+def test_template_layers_are_published_and_attached(stack):
+    client = make_client(stack.url)
+    versions = client.list_layer_versions(LayerName="shared-lib")["LayerVersions"]
+    assert len(versions) == 1 and versions[0]["Description"] == "shared for test", versions
+    assert versions[0]["CompatibleRuntimes"] == ["python3.12"]
+    cfg = client.get_function(FunctionName="Layered")["Configuration"]
+    assert [layer["Arn"] for layer in cfg["Layers"]] == [versions[0]["LayerVersionArn"]]
+    assert invoke(client, "Layered")[0] == "from the layer"  # imported from /opt/python
+    assert "template: published layer shared-lib version 1 (Shared)" in stack.stdout_text()
 
 
 def test_unknown_types_and_unsupported_events_are_listed(stack):
@@ -359,11 +387,13 @@ def test_hot_reload_restarts_only_the_changed_function(stack, project):
 def test_restart_with_an_unchanged_template_changes_nothing(stack):
     client = make_client(stack.url)
     revs = {n: client.get_function(FunctionName=n)["Configuration"]["RevisionId"]
-            for n in ("Counter", "Inline", "other-test", "Beta")}
+            for n in ("Counter", "Inline", "other-test", "Beta", "Layered")}
     versions = [v["Version"] for v in client.list_versions_by_function(FunctionName="other-test")["Versions"]]
     stack.restart()
     client = make_client(stack.url)
     assert re.search(r"^template: unchanged other-test \(Other, python3\.12\)$", stack.stdout_text(), re.M)
+    assert "template: unchanged layer shared-lib (Shared)" in stack.stdout_text()
+    assert len(client.list_layer_versions(LayerName="shared-lib")["LayerVersions"]) == 1
     for n, rev in revs.items():
         assert client.get_function(FunctionName=n)["Configuration"]["RevisionId"] == rev, n
     assert [v["Version"] for v in client.list_versions_by_function(FunctionName="other-test")["Versions"]] == versions

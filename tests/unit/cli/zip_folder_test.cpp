@@ -6,9 +6,11 @@
 #include <gtest/gtest.h>
 #include <zip.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <map>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -98,6 +100,36 @@ TEST(zip_folder, stores_contents_with_modes_dirs_and_symlinks) {
     EXPECT_TRUE(S_ISDIR(entries.at("empty/").mode));
     EXPECT_TRUE(S_ISLNK(entries.at("link.py").mode));
     EXPECT_EQ(entries.at("link.py").content, "lib/pkg/mod.py");
+}
+
+TEST(zip_folder, entries_carry_their_own_times_so_an_unchanged_folder_zips_to_the_same_bytes) {
+    temp_dir t;
+    const auto root = t.path / "layer";
+    write(root / "python/mod.py", "x = 1\n", 0644);
+    fs::create_symlink("python/mod.py", root / "link.py");
+    // Every entry dated 2001-09-09: what libzip would otherwise stamp on directories and symlinks is the
+    // time of zipping.
+    const struct timespec old[2] = {{1000000000, 0}, {1000000000, 0}};
+    for (const auto* p : {"python/mod.py", "python", "link.py"}) {
+        ASSERT_EQ(::utimensat(AT_FDCWD, (root / p).c_str(), old, AT_SYMLINK_NOFOLLOW), 0) << p;
+    }
+    auto first = zip_folder(root);
+    ASSERT_TRUE(first.has_value()) << first.error().message;
+    zip_error_t err;
+    zip_error_init(&err);
+    zip_source_t* src = zip_source_buffer_create(first->bytes.data(), first->bytes.size(), 0, &err);
+    zip_t* za = zip_open_from_source(src, ZIP_RDONLY, &err);
+    ASSERT_NE(za, nullptr);
+    for (zip_int64_t i = 0; i < zip_get_num_entries(za, 0); ++i) {
+        zip_stat_t st;
+        ASSERT_EQ(zip_stat_index(za, static_cast<zip_uint64_t>(i), 0, &st), 0);
+        // DOS times have 2-second steps and no zone: within a day of the date set above.
+        EXPECT_LT(std::llabs(static_cast<long long>(st.mtime) - 1000000000LL), 86400LL) << st.name;
+    }
+    zip_discard(za);
+    auto second = zip_folder(root);
+    ASSERT_TRUE(second.has_value());
+    EXPECT_EQ(first->bytes, second->bytes);
 }
 
 TEST(zip_folder, the_server_unpacks_it_with_an_executable_bootstrap) {
