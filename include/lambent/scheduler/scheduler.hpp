@@ -4,6 +4,7 @@
 /// no mutexes. Workers are started through one launcher (lambent-jail).
 
 #include "lambent/model/function.hpp"
+#include "lambent/scheduler/faults.hpp"
 #include "lambent/scheduler/invocation.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -78,6 +79,9 @@ public:
         int ready = 0;  // initialised workers (idle or busy)
     };
     provisioned_status provisioned(const model::function_record& version) const;
+
+    /// Injected faults (docs/faults.md), consulted by every invoke(): sync, async and Function URLs.
+    fault_registry& faults();
 
     /// Kills every worker and fails everything pending (shutdown).
     void stop();
