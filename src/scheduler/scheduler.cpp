@@ -395,6 +395,8 @@ result<void> worker::start() {
         if (sched_->options.seccomp_fd >= 0) args.insert(args.end(), {"--seccomp-fd", "4"});
         if (sched_->options.egress) args.insert(args.end(), {"--slirp", sched_->options.slirp4netns});
         for (const auto& procs : cgroup_.procs_files()) args.insert(args.end(), {"--cgroup", procs});
+        if (cgroup_.empty()) args.insert(args.end(), {"--memory-mb", std::to_string(f.memory_mb)});  // rlimit instead
+        if (sched_->options.userns) args.insert(args.end(), {"--userns", "--root-dir", sched_->options.jail_root.string()});
     } else if (mount) {
         args.insert(args.end(), {"--task", code_dir.string(), "--runtime", runtime_host_dir.string(), "--tmp-mb",
                                  std::to_string(f.ephemeral_storage_mb)});

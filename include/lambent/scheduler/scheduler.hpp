@@ -46,6 +46,8 @@ struct scheduler_options {
     bool egress = false;                   // sandboxed workers get slirp4netns egress
     std::string slirp4netns;               // path, when egress
     int seccomp_fd = -1;                   // BPF program (sandbox::compile_seccomp_filter)
+    bool userns = false;                   // unprivileged: the jail runs the sandbox in a user namespace
+    std::filesystem::path jail_root;       // unprivileged: where the jail builds workers' roots (server-owned)
     std::shared_ptr<const sandbox::host_support> host;  // cgroups etc.
     std::string endpoint_url;              // the server's own URL, for AWS_ENDPOINT_URL inside functions
 };
