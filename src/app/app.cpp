@@ -128,7 +128,8 @@ int serve(const config& cfg) {
                     spdlog::info("sandbox: {}", line);
                 }
             }
-            spdlog::info("sandbox: seccomp deny-list, no capabilities, no_new_privs, own uid per worker, rlimits: on");
+            spdlog::info("sandbox: seccomp deny-list, no capabilities, no_new_privs, own uid per worker{}, rlimits: on",
+                         host->userns ? " (inside its user namespace)" : "");
         } else {
             for (const auto& line : host->report) spdlog::warn("sandbox: {}", line);
             spdlog::warn("sandbox: OFF: this host does not let the server create namespaces (not root, no user "
