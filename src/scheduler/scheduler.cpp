@@ -779,22 +779,25 @@ void worker::init_failed(std::string type, std::string body) {
 }
 
 std::string worker::injected_init_error() const {
-    // What the stock runtime posts to /runtime/init/error when the handler's module is missing (contract §4.2).
+    // The bytes the stock runtimes (runtimes/) post to /runtime/init/error when the handler's module is
+    // missing (contract §4.2): Python's json.dumps layout, Node's JSON.stringify with its key order.
     const auto& handler = pool_->function.handler;
     const auto dot = handler.rfind('.');
     const std::string module = dot == std::string::npos ? handler : handler.substr(0, dot);
+    const auto quoted = [](const std::string& text) { return json(text).dump(-1, ' ', true); };
     if (pool_->spec.family == "nodejs") {
-        const auto message = fmt::format("Error: Cannot find module '{}'\nRequire stack:\n- /var/runtime/index.mjs", module);
-        return json{{"errorType", "Runtime.ImportModuleError"},
-                    {"errorMessage", message},
-                    {"trace", {"Runtime.ImportModuleError: " + message}}}
-            .dump();
+        const auto message = fmt::format("Error: Cannot find module '{}'", module);
+        const std::string stack = "/var/runtime/bootstrap.mjs";
+        nlohmann::ordered_json body;
+        body["errorType"] = "Runtime.ImportModuleError";
+        body["errorMessage"] = fmt::format("{}\nRequire stack:\n- {}", message, stack);
+        body["trace"] = {"Runtime.ImportModuleError: " + message, "Require stack:", "- " + stack};
+        return body.dump();
     }
-    return json{{"errorMessage", fmt::format("Unable to import module '{}': No module named '{}'", module, module)},
-                {"errorType", "Runtime.ImportModuleError"},
-                {"requestId", ""},
-                {"stackTrace", json::array()}}
-        .dump();
+    const std::string missing = module.substr(0, module.find('/'));  // Python imports "a/b" as a.b
+    return fmt::format(R"({{"errorMessage": {}, "errorType": "Runtime.ImportModuleError", "requestId": "", )"
+                       R"("stackTrace": []}})",
+                       quoted(fmt::format("Unable to import module '{}': No module named '{}'", module, missing)));
 }
 
 void worker::kill() {
