@@ -935,6 +935,7 @@ asio::awaitable<invoke_result> scheduler_impl::invoke(std::shared_ptr<scheduler_
         injected = self->faults.take(fn, req.function.version, qualifier_of_arn(req.invoked_arn));
     }
     const auto injected_kind = injected ? std::optional<fault_kind>(injected->kind) : std::nullopt;
+    if (injected) ++self->stats.function(fn).faults_injected;
     if (injected_kind == fault_kind::latency) {
         asio::steady_timer delay(self->io, injected->latency);
         co_await delay.async_wait(tuple_awaitable);

@@ -126,6 +126,7 @@ def test_throttle_is_a_429_with_reason_and_retry_after(srv):
     fn = new_function(c)
     set_fault(srv, fn, Fault="throttle", Count=1)
     before = metric(srv, "lambent_throttles_total", fn)
+    injected_before = metric(srv, "lambent_faults_injected_total", fn)
     with pytest.raises(ClientError) as e:
         c.invoke(FunctionName=fn, Payload=b"{}")
     r = e.value.response
@@ -135,6 +136,7 @@ def test_throttle_is_a_429_with_reason_and_retry_after(srv):
     assert r["Reason"] == "ConcurrentInvocationLimitExceeded"
     assert r["ResponseMetadata"]["HTTPHeaders"]["retry-after"] == "1"
     assert metric(srv, "lambent_throttles_total", fn) == before + 1
+    assert metric(srv, "lambent_faults_injected_total", fn) == injected_before + 1
     # Count 1: the fault is gone and the next invoke runs.
     assert faults_of(srv, fn) == []
     assert json.loads(invoke(c, fn)[1]) == {"k": 1}
@@ -182,6 +184,7 @@ def test_oom_is_runtime_out_of_memory(srv):
         "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: signal: killed"}
     assert "Error Type: Runtime.OutOfMemory" in log
     assert metric(srv, "lambent_errors_total", fn) == errors_before + 1
+    assert metric(srv, "lambent_faults_injected_total", fn) == 1
     assert json.loads(invoke(c, fn)[1]) == {"k": 1}
 
 
