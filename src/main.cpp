@@ -6,6 +6,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <optional>
+#include <string>
+
 int main(int argc, char** argv) {
     CLI::App cli{"Lambent: a self-hosted, AWS-Lambda-compatible function server"};
     cli.require_subcommand(1);
@@ -14,8 +17,12 @@ int main(int argc, char** argv) {
     long long idle_ttl_s = 600;
     double async_retry_delay_s = 60;
     auto* serve = cli.add_subcommand("serve", "Serve the Lambda REST API");
-    serve->add_option("--listen", cfg.listen, "Address to listen on, HOST:PORT (port 0 picks a free port)")
-        ->capture_default_str();
+    std::optional<int> port;
+    auto* listen = serve->add_option("--listen", cfg.listen, "Address to listen on, HOST:PORT (port 0 picks a free port)")
+                       ->capture_default_str();
+    serve->add_option("--port", port, "Shorthand for --listen 127.0.0.1:PORT (0 picks a free port)")
+        ->check(CLI::Range(0, 65535))
+        ->excludes(listen);
     serve->add_option("--data-dir", cfg.data_dir, "Directory for the database, code and logs")->capture_default_str();
     serve->add_option("--region", cfg.region, "Region in ARNs and the function environment")->capture_default_str();
     serve->add_option("--account-id", cfg.account_id, "Account id in ARNs")->capture_default_str();
@@ -86,6 +93,7 @@ int main(int argc, char** argv) {
         return lambent::cli::exit_for_parse_error(cli, e, client);  // serve: exactly CLI11_PARSE's handling
     }
     if (serve->parsed()) {
+        if (port) cfg.listen = "127.0.0.1:" + std::to_string(*port);
         cfg.idle_ttl = std::chrono::seconds(idle_ttl_s);
         cfg.header_timeout = std::chrono::milliseconds(static_cast<long long>(header_timeout_s * 1000));
         cfg.async_retry_delay = std::chrono::milliseconds(static_cast<long long>(async_retry_delay_s * 1000));

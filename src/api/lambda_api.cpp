@@ -384,6 +384,9 @@ asio::awaitable<http::response> lambda_api::dispatch(call c) {
     if (s.size() == 1 && s[0] == "metrics" && m == bhttp::verb::get) {
         co_return metrics_response(c);
     }
+    if (s.size() >= 2 && s[0] == "_lambent" && s[1] == "faults") {
+        co_return faults_operation(c);
+    }
     if (s.size() == 2 && s[0] == "_lambent" && s[1] == "health") {
         co_return json_response(status::ok, json{{"status", "ok"}}, c.request_id);
     }

@@ -169,7 +169,7 @@ int serve(const config& cfg) {
     sopts.mount_code = ::geteuid() == 0;
     auto host = std::make_shared<sandbox::host_support>(sandbox::detect(cfg.sandbox_network == "egress"));
     if (cfg.sandbox == "on") {
-        if (host->root) {
+        if (host->root || host->userns) {
             auto filter = sandbox::compile_seccomp_filter();
             if (!filter) {
                 spdlog::critical("sandbox: {}", filter.error().message);
@@ -182,16 +182,30 @@ int serve(const config& cfg) {
             sopts.host = host;
             sopts.spare_sandboxes = cfg.spare_sandboxes;
             sopts.jail_trace = std::getenv("LAMBENT_JAIL_TRACE") != nullptr;
-            spdlog::info("sandbox: on");
-            for (const auto& line : host->report) spdlog::info("sandbox: {}", line);
+            if (host->userns) {
+                sopts.userns = true;
+                sopts.jail_root = st.data_dir() / "jail-root";
+            }
+            spdlog::info("sandbox: on{}", host->userns ? " (unprivileged: user namespaces)" : "");
+            for (const auto& line : host->report) {
+                // Whatever is reduced is said loudly.
+                if (line.find("OFF") != std::string::npos || line.find("unprivileged") != std::string::npos) {
+                    spdlog::warn("sandbox: {}", line);
+                } else {
+                    spdlog::info("sandbox: {}", line);
+                }
+            }
             if (const int stale = sandbox::remove_stale_cgroups(*host); stale > 0) {
                 spdlog::info("sandbox: removed {} cgroup directories left by servers that are gone", stale);
             }
-            spdlog::info("sandbox: seccomp deny-list, no capabilities, no_new_privs, own uid per worker, rlimits: on");
+            spdlog::info("sandbox: seccomp deny-list, no capabilities, no_new_privs, own uid per worker{}, rlimits: on",
+                         host->userns ? " (inside its user namespace)" : "");
             spdlog::info("sandbox: spare sandboxes kept ready for cold starts: {}", sopts.spare_sandboxes);
         } else {
-            spdlog::warn("sandbox: OFF: this host does not let the server create namespaces (not root). Functions run "
-                         "with the server's privileges. Pass --sandbox off to acknowledge running trusted code.");
+            for (const auto& line : host->report) spdlog::warn("sandbox: {}", line);
+            spdlog::warn("sandbox: OFF: this host does not let the server create namespaces (not root, no user "
+                         "namespaces). Functions run with the server's privileges. Pass --sandbox off to acknowledge "
+                         "running trusted code.");
         }
     } else {
         spdlog::warn("sandbox: off (--sandbox off): functions run with the server's privileges; only for trusted code");
@@ -303,7 +317,7 @@ int serve(const config& cfg) {
                  bound->address().to_string(), bound->port(), st.data_dir().string(), cfg.region, cfg.account_id,
                  sopts.concurrency_limit, sopts.idle_ttl.count(), sopts.runtimes_dir.string(),
                  sopts.sandbox ? "on" : "off", sopts.sandbox ? (sopts.egress ? "egress" : "none") : "host");
-    if (!sopts.mount_code) {
+    if (!sopts.mount_code && !sopts.sandbox) {
         spdlog::warn("not running as root: function code is not mounted at /var/task; LAMBDA_TASK_ROOT points at "
                      "the unpacked code instead");
     }

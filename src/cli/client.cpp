@@ -359,6 +359,45 @@ int run_event(const client_commands& c) {
 
 }  // namespace
 
+int run_fault_command(const endpoint& ep, fault_action action, const fault_options& o) {
+    http_request req;
+    if (action == fault_action::set) {
+        auto r = fault_set_request(o);
+        if (!r) {
+            print_error(r.error().message);
+            return exit_usage;
+        }
+        req = std::move(*r);
+    } else if (action == fault_action::clear) {
+        req = fault_clear_request(o);
+    } else {
+        req = fault_list_request();
+    }
+    auto res = send(ep, req);
+    if (!res) {
+        print_error(res.error().message);
+        return exit_unreachable;
+    }
+    if (auto e = decode_api_error(*res)) {
+        fmt::print(stderr, "error: {}: {}\n", e->type, e->message);
+        return exit_usage;
+    }
+    const auto body = json::parse(res->body, nullptr, false);
+    if (action == fault_action::ls) {
+        if (o.json) {
+            fmt::print("{}\n", body.is_discarded() ? res->body : body.dump(2));
+        } else {
+            fmt::print("{}", format_fault_list(body.is_discarded() ? json::object() : body));
+        }
+    } else if (action == fault_action::set) {
+        fmt::print("fault set: {} {}{}\n", o.function, o.spec, o.qualifier ? " (qualifier " + *o.qualifier + ")" : "");
+    } else {
+        fmt::print("faults cleared{}\n", o.function.empty() ? "" : ": " + o.function);
+    }
+    std::fflush(stdout);
+    return exit_ok;
+}
+
 int run_client_command(const client_commands& c) {
     if (c.event_cmd->parsed()) return run_event(c);
     auto ep = parse_endpoint(c.endpoint_url());
@@ -372,6 +411,12 @@ int run_client_command(const client_commands& c) {
     if (c.logs_cmd->parsed()) return run_logs(*ep, c.logs);
     if (c.ls_cmd->parsed()) return run_ls(*ep, c.ls);
     if (c.rm_cmd->parsed()) return run_rm(*ep, c.rm);
+    if (c.fault_cmd->parsed()) {
+        const auto action = c.fault_set_cmd->parsed()     ? fault_action::set
+                            : c.fault_clear_cmd->parsed() ? fault_action::clear
+                                                          : fault_action::ls;
+        return run_fault_command(*ep, action, c.fault);
+    }
     print_error("no command given");
     return exit_usage;
 }

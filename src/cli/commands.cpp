@@ -28,7 +28,7 @@ std::string client_commands::endpoint_url() const {
 }
 
 bool client_commands::selected() const {
-    for (const CLI::App* cmd : {deploy_cmd, publish_layer_cmd, invoke_cmd, logs_cmd, ls_cmd, rm_cmd, event_cmd}) {
+    for (const CLI::App* cmd : {deploy_cmd, publish_layer_cmd, invoke_cmd, logs_cmd, ls_cmd, rm_cmd, event_cmd, fault_cmd}) {
         if (cmd != nullptr && cmd->parsed()) return true;
     }
     return false;
@@ -141,6 +141,32 @@ void add_client_commands(CLI::App& app, client_commands& c) {
     sched->add_option("--region", c.schedule.region, "Region")->capture_default_str();
     sched->add_option("--account", c.schedule.account, "Account id")->capture_default_str();
     c.schedule_cmd = sched;
+
+    // fault (docs/faults.md)
+    auto* fault = app.add_subcommand("fault", "Inject faults into a function's invocations (held in server memory)");
+    fault->require_subcommand(1);
+    c.fault_cmd = fault;
+    auto* fault_set = fault->add_subcommand("set", "Make invocations of FUNCTION fail as AWS would, or slow them");
+    fault_set->add_option("FUNCTION", c.fault.function, "Function name")->required();
+    fault_set->add_option("FAULT", c.fault.spec, "throttle, timeout, oom, init-error or latency=MS")->required();
+    fault_set->add_option("--rate", c.fault.rate, "Probability that one invocation is affected, 0..1 (default 1)");
+    fault_set->add_option("--count", c.fault.count, "Affect this many invocations, then clear the fault");
+    fault_set->add_option("--qualifier,-q", c.fault.qualifier, "Only invocations of this version or alias");
+    fault_set->add_option("--seed", c.fault.seed, "Seed of the --rate draws, for reproducible runs");
+    add_endpoint(fault_set, c);
+    fault_set->footer(exit_codes_footer);
+    c.fault_set_cmd = fault_set;
+    auto* fault_clear = fault->add_subcommand("clear", "Remove the faults of FUNCTION (of every function without one)");
+    fault_clear->add_option("FUNCTION", c.fault.function, "Function name");
+    fault_clear->add_option("--qualifier,-q", c.fault.qualifier, "Only the fault set for this version or alias");
+    add_endpoint(fault_clear, c);
+    fault_clear->footer(exit_codes_footer);
+    c.fault_clear_cmd = fault_clear;
+    auto* fault_ls = fault->add_subcommand("ls", "List the faults in force");
+    fault_ls->add_flag("--json", c.fault.json, "Print the admin API's JSON");
+    add_endpoint(fault_ls, c);
+    fault_ls->footer(exit_codes_footer);
+    c.fault_ls_cmd = fault_ls;
 }
 
 int exit_for_parse_error(CLI::App& app, const CLI::ParseError& e, const client_commands& c) {

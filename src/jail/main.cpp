@@ -3,7 +3,8 @@
 //
 //   lambent-jail [--sandbox] [--task DIR] [--runtime DIR] [--opt DIR] [--tmp-mb N] [--cwd DIR] [--uid U --gid G]
 //                [--cgroup PROCS_FILE]... [--seccomp-fd N] [--control-fd N] [--net none|egress]
-//                [--slirp PATH] [--nofile N] [--nproc N] [--env K=V]... [--spare] [--trace] -- PROGRAM ARGS...
+//                [--slirp PATH] [--nofile N] [--nproc N] [--env K=V]... [--spare] [--trace] [--userns]
+//                [--root-dir DIR] [--memory-mb N] -- PROGRAM ARGS...
 //
 // Without --sandbox (trusted code, or hosts without the privileges) it only gives the runtime a private
 // mount namespace with the code at /var/task. With --sandbox, in this order (docs/sandbox.md):
@@ -20,6 +21,10 @@
 //   6. drop every capability from the bounding set, setgroups/setgid/setuid to the worker's own uid,
 //      no_new_privs, rlimits, close every fd above stderr, install the seccomp filter built by the server,
 //      execve.
+// With --userns (a server that is not root, docs/sandbox.md "Unprivileged mode"), step 2 is preceded by a new
+// user namespace in which the worker's uid/gid are the only ids, mapped to the server's own; the root is built
+// under --root-dir (a directory the server owns) instead of /run, supplementary groups cannot be dropped, and
+// --memory-mb (given when no cgroup is available) becomes RLIMIT_DATA (private writable memory: heap and anonymous mappings, not reserved address space).
 // Any failure is reported as "error <stage> <errno>" on the control socket and exits 127: never a hang.
 //
 // --spare (with --sandbox) prepares a spare sandbox ahead of any function (docs/adr/0006-spare-sandboxes.md):
@@ -78,6 +83,9 @@ struct options {
     bool spare = false;
     bool trace = false;
     std::vector<char*> env;  // --env: the runtime's environment (else the jail's own)
+    bool userns = false;
+    const char* root_dir = "/run/lambent-jail/root";
+    long memory_mb = 0;  // RLIMIT_DATA fallback when no cgroup limits memory
     char** argv = nullptr;
 };
 
@@ -182,10 +190,11 @@ bool exists(const std::string& path, bool* is_dir) {
 
 // ---- sandbox: the child (PID 1 of the new PID namespace) ------------------------------------------
 
-const std::string root = "/run/lambent-jail/root";
+std::string root = "/run/lambent-jail/root";  // --root-dir
 
 /// The function-independent part of the root: everything but /tmp, /var/task, /var/runtime and /opt.
 void prepare_root(const options& o) {
+    root = o.root_dir;
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) fail("make mounts private");
     if (::mount("tmpfs", root.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=0755") != 0) fail("mount root tmpfs");
 
@@ -432,7 +441,8 @@ void receive_assignment(options& o) {
     for (int cap = 0; cap <= 63; ++cap) {
         if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) fail("drop capabilities");
     }
-    if (::setgroups(0, nullptr) != 0) fail("setgroups");
+    // In a user namespace setgroups is denied (the price of mapping ids without a privileged helper).
+    if (!o.userns && ::setgroups(0, nullptr) != 0) fail("setgroups");
     if (::setresgid(static_cast<gid_t>(o.gid), static_cast<gid_t>(o.gid), static_cast<gid_t>(o.gid)) != 0) fail("setgid");
     if (::setresuid(static_cast<uid_t>(o.uid), static_cast<uid_t>(o.uid), static_cast<uid_t>(o.uid)) != 0) fail("setuid");
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("no_new_privs");
@@ -442,6 +452,10 @@ void receive_assignment(options& o) {
     if (::setrlimit(RLIMIT_NOFILE, &nofile) != 0 || ::setrlimit(RLIMIT_NPROC, &nproc) != 0 ||
         ::setrlimit(RLIMIT_CORE, &core) != 0) {
         fail("setrlimit");
+    }
+    if (o.memory_mb > 0) {
+        const rlimit data {static_cast<rlim_t>(o.memory_mb) << 20, static_cast<rlim_t>(o.memory_mb) << 20};
+        if (::setrlimit(RLIMIT_DATA, &data) != 0) fail("setrlimit(RLIMIT_DATA)");
     }
     if (::chdir(o.cwd) != 0) fail("chdir");
     g_control_fd = -1;
@@ -489,15 +503,30 @@ pid_t prepare_slirp(const options& o, int* pid_w, int* ready_r) {
     return pid;
 }
 
+/// Unprivileged mode: a user namespace whose only ids are the worker's, mapped to the server's own uid/gid
+/// (user_namespaces(7): a process may map its own ids once setgroups is denied). The jail holds every
+/// capability inside it, enough for the namespaces, mounts and pivot_root that follow; execve of the runtime
+/// (uid not 0 in the namespace) leaves it none.
+void enter_user_namespace(const options& o) {
+    const std::string uid_map = std::to_string(o.uid) + " " + std::to_string(::getuid()) + " 1\n";
+    const std::string gid_map = std::to_string(o.gid) + " " + std::to_string(::getgid()) + " 1\n";
+    if (::unshare(CLONE_NEWUSER) != 0) fail("unshare(CLONE_NEWUSER)");
+    write_text("/proc/self/setgroups", "deny");
+    write_text("/proc/self/uid_map", uid_map);
+    write_text("/proc/self/gid_map", gid_map);
+}
+
 [[noreturn]] void run_sandboxed(const options& o) {
     g_control_fd = o.control_fd;
     if ((!o.spare && (o.task == nullptr || o.runtime == nullptr)) || o.uid < 0 || o.gid < 0 || o.control_fd < 0) usage();
-    ::mkdir("/run/lambent-jail", 0755);
-    ::mkdir("/run/lambent-jail/root", 0755);
+    if (!o.userns) ::mkdir("/run/lambent-jail", 0755);
+    ::mkdir(o.root_dir, 0755);
     int slirp_pid_w = -1;
     int slirp_ready_r = -1;
     pid_t slirp = -1;
+    // slirp4netns stays in the server's user namespace; it joins the worker's by pid.
     if (o.net == "egress") slirp = prepare_slirp(o, &slirp_pid_w, &slirp_ready_r);
+    if (o.userns) enter_user_namespace(o);
     if (::unshare(CLONE_NEWPID) != 0) fail("unshare(CLONE_NEWPID)");
     trace("pid namespace created");
     int net_ready[2];
@@ -581,8 +610,8 @@ int parse_options(options& o, int argc, char** argv) {
             o.sandbox = true;
             continue;
         }
-        if (a == "--spare" || a == "--trace") {
-            (a == "--spare" ? o.spare : o.trace) = true;
+        if (a == "--spare" || a == "--trace" || a == "--userns") {
+            (a == "--spare" ? o.spare : a == "--trace" ? o.trace : o.userns) = true;
             continue;
         }
         if (i + 1 >= argc) usage();
@@ -602,6 +631,8 @@ int parse_options(options& o, int argc, char** argv) {
         else if (a == "--nofile") o.nofile = std::strtol(v, nullptr, 10);
         else if (a == "--nproc") o.nproc = std::strtol(v, nullptr, 10);
         else if (a == "--env") o.env.push_back(const_cast<char*>(v));
+        else if (a == "--root-dir") o.root_dir = v;
+        else if (a == "--memory-mb") o.memory_mb = std::strtol(v, nullptr, 10);
         else usage();
     }
     return i;

@@ -53,6 +53,8 @@ std::string registry::render(const std::string& extra) const {
          [](const function_metrics& m) { return static_cast<std::int64_t>(m.errors); }},
         {"lambent_throttles_total", "Invocations refused with 429 TooManyRequestsException", "counter",
          [](const function_metrics& m) { return static_cast<std::int64_t>(m.throttles); }},
+        {"lambent_faults_injected_total", "Invocations affected by an injected fault (docs/faults.md)", "counter",
+         [](const function_metrics& m) { return static_cast<std::int64_t>(m.faults_injected); }},
         {"lambent_cold_starts_total", "Invocations that waited for a new worker", "counter",
          [](const function_metrics& m) { return static_cast<std::int64_t>(m.cold_starts); }},
         {"lambent_warm_starts_total", "Invocations served by a warm worker", "counter",

@@ -6,7 +6,9 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -54,6 +56,42 @@ std::optional<std::string> own_cgroup(const std::string& controller) {
     return std::nullopt;
 }
 
+/// Whether this (non-root) process may create a user namespace and hold capabilities in it: checked by
+/// doing it in a short-lived child, since sysctls (Debian's kernel.unprivileged_userns_clone,
+/// user.max_user_namespaces) and LSM policies (AppArmor's restrict_unprivileged_userns) can each forbid it.
+bool user_namespaces_work(std::string& why_not) {
+    const std::string clone_sysctl = read_file("/proc/sys/kernel/unprivileged_userns_clone");
+    if (!clone_sysctl.empty() && clone_sysctl[0] == '0') {
+        why_not = "sysctl kernel.unprivileged_userns_clone=0";
+        return false;
+    }
+    const std::string max_ns = read_file("/proc/sys/user/max_user_namespaces");
+    if (!max_ns.empty() && std::strtol(max_ns.c_str(), nullptr, 10) == 0) {
+        why_not = "sysctl user.max_user_namespaces=0";
+        return false;
+    }
+    const pid_t child = ::fork();
+    if (child < 0) {
+        why_not = fmt::format("fork: {}", std::strerror(errno));
+        return false;
+    }
+    if (child == 0) {
+        // CHILD-SAFE: only system calls until _exit.
+        if (::unshare(CLONE_NEWUSER) != 0) _exit(1);
+        if (::unshare(CLONE_NEWNS) != 0) _exit(2);  // needs the capabilities the namespace should grant
+        _exit(0);
+    }
+    int status = 0;
+    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return true;
+    why_not = WIFEXITED(status) && WEXITSTATUS(status) == 2
+                  ? "a user namespace is created without capabilities (an LSM policy such as AppArmor's "
+                    "kernel.apparmor_restrict_unprivileged_userns restricts it)"
+                  : "unshare(CLONE_NEWUSER) is refused for this user";
+    return false;
+}
+
 bool usable_dir(const fs::path& p) {
     std::error_code ec;
     fs::create_directories(p, ec);
@@ -65,9 +103,20 @@ bool usable_dir(const fs::path& p) {
 host_support detect(bool want_egress) {
     host_support h;
     h.root = ::geteuid() == 0;
-    h.report.push_back(h.root ? "namespaces (pid, mount, network, ipc, uts) + pivot_root: on"
-                              : "namespaces: OFF (not root; the sandbox needs CAP_SYS_ADMIN on this host)");
+    std::string why_not;
+    h.userns = !h.root && user_namespaces_work(why_not);
     if (h.root) {
+        h.report.push_back("namespaces (pid, mount, network, ipc, uts) + pivot_root: on");
+    } else if (h.userns) {
+        h.report.push_back(fmt::format(
+            "unprivileged mode: namespaces (user, pid, mount, network, ipc, uts) + pivot_root: on; every worker "
+            "is uid {} outside its namespaces (workers are apart by namespaces, not by uid); supplementary groups "
+            "are kept (setgroups is denied in a user namespace)",
+            ::getuid()));
+    } else {
+        h.report.push_back(fmt::format("namespaces: OFF (not root, and no user namespaces: {})", why_not));
+    }
+    if (h.root || h.userns) {
         const fs::path v1_mem = "/sys/fs/cgroup/memory";
         const fs::path v1_pids = "/sys/fs/cgroup/pids";
         auto mem_path = own_cgroup("memory");
@@ -95,11 +144,16 @@ host_support detect(bool want_egress) {
             }
         }
         if (h.cgroups == cgroup_mode::none) {
-            h.report.push_back("cgroups: OFF (no writable memory+pids controllers; memory limits and OOM reporting "
-                               "are not enforced)");
+            h.report.push_back(
+                h.root ? "cgroups: OFF (no writable memory+pids controllers): memory limited by RLIMIT_DATA "
+                         "instead, no Runtime.OutOfMemory reporting"
+                       : "cgroups: OFF (no delegated, writable cgroup v2 subtree with memory+pids for this user): "
+                         "memory limited by RLIMIT_DATA (an allocation fails inside the function instead of "
+                         "Runtime.OutOfMemory), processes by RLIMIT_NPROC (counted for the server's uid, across "
+                         "all workers), no CPU weighting, Max Memory Used from the runtime's VmHWM");
         }
     } else {
-        h.report.push_back("cgroups: OFF (not root)");
+        h.report.push_back("cgroups: OFF (no sandbox)");
     }
     for (const char* dir : {"/usr/bin", "/usr/sbin", "/bin"}) {
         const fs::path candidate = fs::path(dir) / "slirp4netns";
@@ -109,11 +163,12 @@ host_support detect(bool want_egress) {
             break;
         }
     }
-    if (want_egress && h.root) {
+    if (want_egress && (h.root || h.userns)) {
         h.report.push_back(h.egress_available
                                ? "network: egress through slirp4netns (functions reach the host's ports at 10.0.2.2 "
                                  "and the outside; never another worker)"
-                               : "network: egress OFF (slirp4netns or /dev/net/tun missing): loopback only");
+                               : "network: egress OFF (slirp4netns missing, or /dev/net/tun not read-writable "
+                                 "for this user): loopback only");
     }
     return h;
 }

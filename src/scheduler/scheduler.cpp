@@ -196,6 +196,7 @@ struct invocation {
     std::int64_t deadline_epoch_ms = 0;
     std::string log;  // this invocation's log text, for the tail
     std::optional<asio::steady_timer> timer;
+    std::optional<fault_kind> fault;  // injected timeout or oom, applied when a worker takes it
 };
 
 class worker;
@@ -208,6 +209,7 @@ struct pool {
     std::vector<std::shared_ptr<worker>> workers;
     bool retired = false;
     int provisioned = 0;  // provisioned concurrency: workers kept initialised
+    bool fail_init = false;  // injected init-error: every worker of this pool fails its init
 };
 
 class scheduler_impl : public std::enable_shared_from_this<scheduler_impl> {
@@ -281,6 +283,7 @@ public:
     std::map<std::string, int> reserved;          // reserved concurrency per function
     int reserved_total = 0;
     metrics::registry stats;
+    fault_registry faults;
     bool stopped = false;
     asio::steady_timer reaper;
     asio::steady_timer flusher;
@@ -331,6 +334,9 @@ private:
     void platform_line(const std::string& line);
     void drain();
     void complete(invoke_result res, const std::string& status_suffix);
+    void timed_out(const std::shared_ptr<invocation>& inv);
+    void init_failed(std::string type, std::string body);
+    std::string injected_init_error() const;
     http::response render(const invocation& inv) const;
     std::vector<std::string> environment(const std::string& runtime_dir, const std::string& task_root) const;
 
@@ -358,6 +364,7 @@ private:
     steady::time_point spawned_at_;
     std::optional<double> pending_init_ms_;  // reported on the first invocation's REPORT
     bool init_error_reported_ = false;
+    bool injected_oom_ = false;
     std::shared_ptr<invocation> current_;
     std::string last_request_id_;
     completion<std::shared_ptr<invocation>> waiter_;
@@ -509,6 +516,10 @@ result<void> worker::start(std::shared_ptr<spare> from) {
     if (mount) {
         function_args = {"--task", code_dir.string(), "--runtime", runtime_host_dir.string(), "--tmp-mb",
                          std::to_string(f.ephemeral_storage_mb)};
+    }
+    // Without a cgroup to limit memory (unprivileged, no delegation), the jail sets RLIMIT_DATA instead.
+    if (sandboxed && (!sched_->options.host || sched_->options.host->cgroups == sandbox::cgroup_mode::none)) {
+        function_args.insert(function_args.end(), {"--memory-mb", std::to_string(f.memory_mb)});
     }
     if (mount && !opt_host.empty()) function_args.insert(function_args.end(), {"--opt", opt_host});
     function_args.insert(function_args.end(), {"--cwd", task_root, "--"});
@@ -741,6 +752,14 @@ asio::awaitable<http::response> worker::on_next(std::shared_ptr<worker> self) {
     if (self->current_ && !self->current_->finished) {
         co_return self->render(*self->current_);  // a repeated /next re-delivers the outstanding event
     }
+    if (self->state_ == state::starting && self->pool_->fail_init && !self->init_error_reported_) {
+        // Injected init-error: the environment fails its init as if the runtime had reported it.
+        auto body = self->injected_init_error();
+        self->platform_line("[ERROR] Runtime.ImportModuleError: " + json::parse(body).value("errorMessage", ""));
+        self->init_failed("Runtime.ImportModuleError", std::move(body));
+        co_return runtime_endpoint::status_json(bhttp::status::internal_server_error, "Internal Server Error",
+                                                "InternalServerError");
+    }
     if (self->state_ == state::starting) {
         const double init_ms = ms_between(self->spawned_at_, steady::now());
         self->sched_->stats.function(self->pool_->function.name).init_duration.observe(init_ms / 1000.0);
@@ -777,21 +796,33 @@ void worker::dispatch(const std::shared_ptr<invocation>& inv) {
     inv->timer.emplace(sched_->io, std::chrono::seconds(f.timeout_s));
     inv->timer->async_wait([weak = weak_from_this(), inv](boost::system::error_code ec) {
         auto self = weak.lock();
-        if (ec || !self || inv->finished || self->current_ != inv) return;
-        self->drain();
-        const auto seconds = fmt::format("{:.2f}", static_cast<double>(self->pool_->function.timeout_s));
-        self->platform_line(fmt::format("{} {} Task timed out after {} seconds", codec::iso_timestamp(codec::now_ms()),
-                                        inv->req.request_id, seconds));
-        invoke_result res;
-        res.function_error = "Unhandled";
-        res.body = json{{"errorType", "Sandbox.Timedout"},
-                        {"errorMessage", fmt::format("RequestId: {} Error: Task timed out after {} seconds",
-                                                     inv->req.request_id, seconds)}}
-                       .dump();
-        self->complete(std::move(res), "Status: timeout\t");
-        self->kill();  // a timed-out environment is never reused
+        if (ec || !self) return;
+        self->timed_out(inv);
     });
     waiter_(inv);
+    // Injected faults (docs/faults.md) end the invocation through the real paths, before the runtime can answer.
+    if (inv->fault == fault_kind::timeout) {
+        timed_out(inv);
+    } else if (inv->fault == fault_kind::oom) {
+        injected_oom_ = true;
+        kill();  // on_exit reports it exactly like a cgroup OOM kill
+    }
+}
+
+void worker::timed_out(const std::shared_ptr<invocation>& inv) {
+    if (inv->finished || current_ != inv) return;
+    drain();
+    const auto seconds = fmt::format("{:.2f}", static_cast<double>(pool_->function.timeout_s));
+    platform_line(fmt::format("{} {} Task timed out after {} seconds", codec::iso_timestamp(codec::now_ms()),
+                              inv->req.request_id, seconds));
+    invoke_result res;
+    res.function_error = "Unhandled";
+    res.body = json{{"errorType", "Sandbox.Timedout"},
+                    {"errorMessage", fmt::format("RequestId: {} Error: Task timed out after {} seconds",
+                                                 inv->req.request_id, seconds)}}
+                   .dump();
+    complete(std::move(res), "Status: timeout\t");
+    kill();  // a timed-out environment is never reused
 }
 
 void worker::complete(invoke_result res, const std::string& status_suffix) {
@@ -872,17 +903,41 @@ http::response worker::on_init_error(http::request& req) {
             "State transition from Ready to InitError failed for runtime. Error: State transition is not allowed",
             "InvalidStateTransition");
     }
+    init_failed(std::string(req["Lambda-Runtime-Function-Error-Type"]), std::move(req.body()));
+    return http::make_response(bhttp::status::accepted, R"({"status":"OK"})");
+}
+
+void worker::init_failed(std::string type, std::string body) {
     init_error_reported_ = true;
     drain();
-    std::string type(req["Lambda-Runtime-Function-Error-Type"]);
     if (type.empty()) type = "Runtime.Unknown";
-    std::string body = std::move(req.body());
     if (body.empty()) body = function_error_body(type, "");
     platform_line(fmt::format("INIT_REPORT Init Duration: {:.2f} ms\tPhase: init\tStatus: error\tError Type: {}",
                               ms_between(spawned_at_, steady::now()), type));
     sched_->fail_head(pool_, body, true);
     asio::post(sched_->io, [self = shared_from_this()] { self->kill(); });
-    return http::make_response(bhttp::status::accepted, R"({"status":"OK"})");
+}
+
+std::string worker::injected_init_error() const {
+    // The bytes the stock runtimes (runtimes/) post to /runtime/init/error when the handler's module is
+    // missing (contract §4.2): Python's json.dumps layout, Node's JSON.stringify with its key order.
+    const auto& handler = pool_->function.handler;
+    const auto dot = handler.rfind('.');
+    const std::string module = dot == std::string::npos ? handler : handler.substr(0, dot);
+    const auto quoted = [](const std::string& text) { return json(text).dump(-1, ' ', true); };
+    if (pool_->spec.family == "nodejs") {
+        const auto message = fmt::format("Error: Cannot find module '{}'", module);
+        const std::string stack = "/var/runtime/bootstrap.mjs";
+        nlohmann::ordered_json body;
+        body["errorType"] = "Runtime.ImportModuleError";
+        body["errorMessage"] = fmt::format("{}\nRequire stack:\n- {}", message, stack);
+        body["trace"] = {"Runtime.ImportModuleError: " + message, "Require stack:", "- " + stack};
+        return body.dump();
+    }
+    const std::string missing = module.substr(0, module.find('/'));  // Python imports "a/b" as a.b
+    return fmt::format(R"({{"errorMessage": {}, "errorType": "Runtime.ImportModuleError", "requestId": "", )"
+                       R"("stackTrace": []}})",
+                       quoted(fmt::format("Unable to import module '{}': No module named '{}'", module, missing)));
 }
 
 void worker::kill() {
@@ -897,7 +952,7 @@ void worker::on_exit(int wait_status) {
     state_ = state::dead;
     drain();
     memory_mb_cache_ = 0;  // the REPORT of a dying worker shows its real peak (OOM: the limit)
-    const bool oom = cgroup_.oom_killed();
+    const bool oom = injected_oom_ || cgroup_.oom_killed();
     if (oom && current_ && !current_->finished) {
         const std::string id = current_->req.request_id;
         invoke_result res;
@@ -964,6 +1019,7 @@ std::vector<std::string> scheduler_impl::sandbox_args(int uid, const sandbox::cg
     if (options.egress) args.insert(args.end(), {"--slirp", options.slirp4netns});
     for (const auto& procs : cg.procs_files()) args.insert(args.end(), {"--cgroup", procs});
     if (options.jail_trace) args.emplace_back("--trace");
+    if (options.userns) args.insert(args.end(), {"--userns", "--root-dir", options.jail_root.string()});
     return args;
 }
 
@@ -1149,8 +1205,25 @@ asio::awaitable<invoke_result> scheduler_impl::invoke(std::shared_ptr<scheduler_
                    ? "ConcurrentInvocationLimitExceeded"
                    : nullptr;
     };
-    if (const char* reason = full()) {
-        if (!req.asynchronous) {
+    // Injected faults (docs/faults.md) take the same paths as the real failures they stand for.
+    std::optional<fault> injected;
+    if (!self->faults.empty()) {
+        injected = self->faults.take(fn, req.function.version, qualifier_of_arn(req.invoked_arn));
+    }
+    const auto injected_kind = injected ? std::optional<fault_kind>(injected->kind) : std::nullopt;
+    if (injected) ++self->stats.function(fn).faults_injected;
+    if (injected_kind == fault_kind::latency) {
+        asio::steady_timer delay(self->io, injected->latency);
+        co_await delay.async_wait(tuple_awaitable);
+    }
+    const char* injected_reason = nullptr;
+    if (injected_kind == fault_kind::throttle) {
+        injected_reason = self->reserved.count(fn) != 0 ? "ReservedFunctionConcurrentInvocationLimitExceeded"
+                                                         : "ConcurrentInvocationLimitExceeded";
+    }
+    if (const char* reason = injected_reason != nullptr ? injected_reason : full()) {
+        // An injected throttle fails asynchronous events too, so the queue's throttle back-off is exercised.
+        if (!req.asynchronous || injected_reason != nullptr) {
             ++self->stats.function(fn).throttles;
             throttled.failure = error{errc::too_many_requests, "Rate Exceeded.", reason};
             co_return throttled;
@@ -1169,17 +1242,21 @@ asio::awaitable<invoke_result> scheduler_impl::invoke(std::shared_ptr<scheduler_
                                        fmt::format("The runtime {} is not available on this host.", req.function.runtime));
         co_return throttled;
     }
-    const std::string key = req.function.name + "\n" + req.function.revision_id;
+    // An injected init error needs an environment of its own that fails its init: a separate pool.
+    const bool fail_init = injected_kind == fault_kind::init_error;
+    const std::string key = req.function.name + "\n" + req.function.revision_id + (fail_init ? "\ninit-error" : "");
     auto& p = self->pools[key];
     if (!p) {
         p = std::make_shared<pool>();
         p->key = key;
         p->function = req.function;
         p->spec = rt->second;
+        p->fail_init = fail_init;
     }
     auto the_pool = p;
     auto inv = std::make_shared<invocation>();
     inv->req = std::move(req);
+    if (injected_kind == fault_kind::timeout || injected_kind == fault_kind::oom) inv->fault = injected_kind;
     const bool counted_unreserved = self->reserved.count(fn) == 0;
     ++self->active;
     ++self->function_active[fn];
@@ -1414,6 +1491,8 @@ void scheduler::set_reserved_concurrency(const std::string& function_name, std::
     }
 }
 void scheduler::stop() { impl_->stop(); }
+
+fault_registry& scheduler::faults() { return impl_->faults; }
 
 std::string scheduler::render_metrics(const std::string& extra) const {
     const auto s = current_stats();

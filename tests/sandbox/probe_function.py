@@ -44,6 +44,9 @@ def probe(name, event):
                 return {"read": len(f.read())}
         except OSError as e:
             return {"error": errno.errorcode.get(e.errno, str(e.errno))}
+    if name == "read_text":
+        with open(event["path"]) as f:
+            return {"text": f.read()}
     if name == "listdir":
         try:
             return {"entries": sorted(os.listdir(event["path"]))}

@@ -121,6 +121,7 @@ private:
     http::asio::awaitable<http::response> event_invoke_config_operation(call c);
     http::asio::awaitable<http::response> logs_operation(call c);
     http::response metrics_response(const call& c) const;
+    http::response faults_operation(const call& c);  // src/api/faults_api.cpp
     http::asio::awaitable<http::response> provisioned_operation(call c);
     http::asio::awaitable<http::response> url_config_operation(call c);
     http::asio::awaitable<http::response> serve_function_url(call c);

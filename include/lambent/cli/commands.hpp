@@ -3,6 +3,7 @@
 /// the option values they fill. Running them is client.hpp; `serve` stays in main.cpp.
 
 #include "lambent/cli/events.hpp"
+#include "lambent/cli/faults.hpp"
 #include "lambent/cli/requests.hpp"
 
 #include <CLI/CLI.hpp>
@@ -27,6 +28,7 @@ struct client_commands {
     s3_put_options s3_put;
     apigw_v2_options apigw_v2;
     schedule_options schedule;
+    fault_options fault;
 
     CLI::App* deploy_cmd = nullptr;
     CLI::App* publish_layer_cmd = nullptr;
@@ -38,6 +40,10 @@ struct client_commands {
     CLI::App* s3_put_cmd = nullptr;
     CLI::App* apigw_v2_cmd = nullptr;
     CLI::App* schedule_cmd = nullptr;
+    CLI::App* fault_cmd = nullptr;
+    CLI::App* fault_set_cmd = nullptr;
+    CLI::App* fault_clear_cmd = nullptr;
+    CLI::App* fault_ls_cmd = nullptr;
 
     /// Whether one of these commands was named on the command line (also after a parse error).
     [[nodiscard]] bool selected() const;

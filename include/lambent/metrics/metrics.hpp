@@ -23,6 +23,7 @@ struct function_metrics {
     std::uint64_t invocations = 0;
     std::uint64_t errors = 0;        // function and platform errors (X-Amz-Function-Error)
     std::uint64_t throttles = 0;     // 429s
+    std::uint64_t faults_injected = 0;  // invocations affected by an injected fault (also counted above)
     std::uint64_t cold_starts = 0;
     std::uint64_t warm_starts = 0;
     std::int64_t concurrent = 0;     // in flight now

@@ -17,6 +17,9 @@ enum class cgroup_mode { none, v1, v2 };
 /// What this host lets the sandbox do, detected once at start.
 struct host_support {
     bool root = false;             // namespaces, mounts, uid switch need CAP_SYS_ADMIN here
+    /// Not root, but unprivileged user namespaces work: the sandbox runs inside one (docs/sandbox.md,
+    /// "Unprivileged mode"), with what that reduces listed in `report`.
+    bool userns = false;
     cgroup_mode cgroups = cgroup_mode::none;
     std::filesystem::path memory_root;   // v1: .../memory/<our cgroup>/lambent; v2: <unified>/<our cgroup>/lambent
     std::filesystem::path pids_root;     // v1 only (v2 uses memory_root for both)

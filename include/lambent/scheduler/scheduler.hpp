@@ -4,6 +4,7 @@
 /// no mutexes. Workers are started through one launcher (lambent-jail).
 
 #include "lambent/model/function.hpp"
+#include "lambent/scheduler/faults.hpp"
 #include "lambent/scheduler/invocation.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -45,6 +46,8 @@ struct scheduler_options {
     bool egress = false;                   // sandboxed workers get slirp4netns egress
     std::string slirp4netns;               // path, when egress
     int seccomp_fd = -1;                   // BPF program (sandbox::compile_seccomp_filter)
+    bool userns = false;                   // unprivileged: the jail runs the sandbox in a user namespace
+    std::filesystem::path jail_root;       // unprivileged: where the jail builds workers' roots (server-owned)
     std::shared_ptr<const sandbox::host_support> host;  // cgroups etc.
     std::string endpoint_url;              // the server's own URL, for AWS_ENDPOINT_URL inside functions
     int spare_sandboxes = 2;               // sandbox: spare sandboxes kept ready for cold starts (ADR 0006)
@@ -86,6 +89,8 @@ public:
     /// Starts `count` ordinary workers of this version ahead of traffic; no invocation waited for them, so
     /// none reports an Init Duration. Idle eviction applies as usual.
     void prewarm(const model::function_record& version, int count);
+    /// Injected faults (docs/faults.md), consulted by every invoke(): sync, async and Function URLs.
+    fault_registry& faults();
 
     /// Kills every worker and fails everything pending (shutdown).
     void stop();
