@@ -33,7 +33,8 @@ from test_async import log_lines
 from lambent_testlib import (b64sha256, create_function, fetch, list_all_functions, make_client, make_zip,
                              padded_zip, wait_until, wait_updated)
 
-RECORDER = "def handler(event, context):\n    print('EVENT ' + event['id'])\n    return event\n"
+RECORDER = ("import time\n\ndef handler(event, context):\n    time.sleep(0.3)  # long enough for kills to land mid-attempt\n"
+            "    print('EVENT ' + event['id'])\n    return event\n")
 
 
 def conflict_retry(fn, stop: threading.Event, seconds: float = 15):
