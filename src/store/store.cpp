@@ -115,6 +115,11 @@ result<std::unique_ptr<store>> store::open(const fs::path& data_dir) {
             return make_error(errc::service, fmt::format("cannot create data dir {}: {}", (data_dir / sub).string(), ec.message()));
         }
     }
+    // A crash during an earlier start can leave the probe (or its temp file) behind.
+    for (fs::directory_iterator it(data_dir, ec), end; !ec && it != end; it.increment(ec)) {
+        if (it->path().filename().string().rfind(".write-probe", 0) == 0) fs::remove(it->path(), ec);
+    }
+    ec.clear();
     const fs::path probe = data_dir / ".write-probe";
     if (auto w = write_file_durably(probe, "ok"); !w) {
         return make_error(errc::service, fmt::format("data dir {} is not writable: {}", data_dir.string(), w.error().message));
