@@ -8,8 +8,9 @@ LISTEN     ?= 127.0.0.1:9400
 DATA_DIR   ?= ./.lambent
 JOBS       ?= $(shell nproc)
 BENCH_ARGS ?=
+SOAK_DURATION ?= 30m
 
-.PHONY: all deps test-deps configure build run test unit-test integration-test test-sanitize bench bench-quick clean
+.PHONY: all deps test-deps configure build run test unit-test integration-test test-sanitize bench bench-quick soak clean
 
 all: build
 
@@ -50,6 +51,10 @@ bench: deps
 
 bench-quick: deps
 	@bench/run --quick $(BENCH_ARGS)
+
+# Mixed load against a release build for $(SOAK_DURATION) (e.g. make soak SOAK_DURATION=5m); fails on loss or growth.
+soak: deps
+	@bench/soak --duration $(SOAK_DURATION)
 
 clean:
 	rm -rf $(BUILD_DIR)

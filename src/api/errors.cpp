@@ -31,6 +31,7 @@ wire_error wire(errc code) {
     case errc::invalid_runtime: return {"InvalidRuntimeException", status::bad_gateway, "Message"};
     case errc::provisioned_not_found:
         return {"ProvisionedConcurrencyConfigNotFoundException", status::not_found, "message"};
+    case errc::code_storage_exceeded: return {"CodeStorageExceededException", status::bad_request, "message"};
     case errc::ok:
     case errc::service: break;
     }

@@ -23,6 +23,7 @@ public:
         case errc::invalid_zip_file: return "invalid zip file";
         case errc::invalid_runtime: return "invalid runtime";
         case errc::provisioned_not_found: return "provisioned concurrency config not found";
+        case errc::code_storage_exceeded: return "code storage exceeded";
         }
         return "unknown";
     }

@@ -624,9 +624,23 @@ result<void> worker::start(std::shared_ptr<spare> from) {
 }
 
 asio::awaitable<void> worker::watch_exit(std::shared_ptr<worker> self) {
-    co_await self->pidfd_.async_wait(asio::posix::descriptor_base::wait_read, tuple_awaitable);
+    auto [ec] = co_await self->pidfd_.async_wait(asio::posix::descriptor_base::wait_read, tuple_awaitable);
+    // The pidfd turns readable when the worker has exited, but a wait can also end without that (an error from
+    // the reactor): a blocking waitpid() here would then stop the whole event loop until the worker dies (the
+    // soak run saw it). Reap without blocking, and poll on a timer while the worker is still alive.
     int status = 0;
-    ::waitpid(self->pid_, &status, 0);
+    asio::steady_timer poll(self->sched_->io);
+    for (bool warned = false;;) {
+        const pid_t reaped = ::waitpid(self->pid_, &status, WNOHANG);
+        if (reaped == self->pid_ || (reaped < 0 && errno != EINTR)) break;
+        if (!warned) {
+            warned = true;
+            spdlog::warn("worker pid={} still running after its exit wait ended ({}); polling", self->pid_,
+                         ec ? ec.message() : std::string("no error"));
+        }
+        poll.expires_after(std::chrono::milliseconds(50));
+        co_await poll.async_wait(tuple_awaitable);
+    }
     self->on_exit(status);
 }
 

@@ -25,8 +25,24 @@ struct stmt {
     void bind(int i, const std::string& v) { sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT); }
 };
 
+bool out_of_space(int err) { return err == ENOSPC || err == EDQUOT; }
+
 error db_error(sqlite3* db, std::string_view what) {
+    const int code = sqlite3_extended_errcode(db) & 0xff;
+    if (code == SQLITE_FULL || (code == SQLITE_IOERR && out_of_space(sqlite3_system_errno(db)))) {
+        const fs::path dir = fs::path(sqlite3_db_filename(db, "main")).parent_path();
+        spdlog::error("store: {}: no space left in {}", what, dir.string());
+        return make_error(errc::service, fmt::format("No space left on the device of the data dir {}: the change could "
+                                                     "not be saved ({}). Free space there, then try again.",
+                                                     dir.string(), what));
+    }
     return make_error(errc::service, fmt::format("store: {}: {}", what, sqlite3_errmsg(db)));
+}
+
+/// A write the file system refused: out of space is code_storage_exceeded (put_code names the data dir).
+error file_error(std::string_view what, const fs::path& path, int err) {
+    if (out_of_space(err)) return make_error(errc::code_storage_exceeded, "no space left on device");
+    return make_error(errc::service, fmt::format("cannot {} {}: {}", what, path.string(), std::strerror(err)));
 }
 
 /// Writes `bytes` to `path` atomically and durably: temp file, fsync, rename, fsync of the directory.
@@ -34,7 +50,7 @@ result<void> write_file_durably(const fs::path& path, std::string_view bytes) {
     const fs::path tmp = path.string() + ".tmp-" + codec::random_hex(6);
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {
-        return make_error(errc::service, fmt::format("cannot create {}: {}", tmp.string(), std::strerror(errno)));
+        return file_error("create", tmp, errno);
     }
     const char* p = bytes.data();
     std::size_t left = bytes.size();
@@ -44,18 +60,22 @@ result<void> write_file_durably(const fs::path& path, std::string_view bytes) {
             const int err = errno;
             ::close(fd);
             ::unlink(tmp.c_str());
-            return make_error(errc::service, fmt::format("cannot write {}: {}", tmp.string(), std::strerror(err)));
+            return file_error("write", tmp, err);
         }
         p += n;
         left -= static_cast<std::size_t>(n);
     }
-    if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    // close() also runs when fsync() fails: the descriptor must not leak
+    const int synced = ::fsync(fd) == 0 ? 0 : errno;
+    const int closed = ::close(fd) == 0 ? 0 : errno;
+    if (synced != 0 || closed != 0) {
         ::unlink(tmp.c_str());
-        return make_error(errc::service, fmt::format("cannot sync {}", tmp.string()));
+        return file_error("sync", tmp, synced != 0 ? synced : closed);
     }
     if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        const int err = errno;
         ::unlink(tmp.c_str());
-        return make_error(errc::service, fmt::format("cannot rename {}", tmp.string()));
+        return file_error("rename", tmp, err);
     }
     const int dfd = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
@@ -143,6 +163,11 @@ result<std::unique_ptr<store>> store::open(const fs::path& data_dir) {
             return make_error(errc::service, fmt::format("cannot create data dir {}: {}", (data_dir / sub).string(), ec.message()));
         }
     }
+    // A crash during an earlier start can leave the probe (or its temp file) behind.
+    for (fs::directory_iterator it(data_dir, ec), end; !ec && it != end; it.increment(ec)) {
+        if (it->path().filename().string().rfind(".write-probe", 0) == 0) fs::remove(it->path(), ec);
+    }
+    ec.clear();
     const fs::path probe = data_dir / ".write-probe";
     if (auto w = write_file_durably(probe, "ok"); !w) {
         return make_error(errc::service, fmt::format("data dir {} is not writable: {}", data_dir.string(), w.error().message));
@@ -192,7 +217,7 @@ result<std::unique_ptr<store>> store::open(const fs::path& data_dir) {
 result<void> store::exec(const char* sql) {
     char* msg = nullptr;
     if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-        auto e = make_error(errc::service, fmt::format("store: {}: {}", sql, msg != nullptr ? msg : "?"));
+        auto e = db_error(db_, sql);
         sqlite3_free(msg);
         return e;
     }
@@ -219,6 +244,18 @@ fs::path store::code_path(const std::string& sha_hex) const { return dir_ / "cod
 fs::path store::unpacked_path(const std::string& sha_hex) const { return dir_ / "unpacked" / sha_hex; }
 
 result<code_blob> store::put_code(std::string_view zip, const unzip_limits& limits) {
+    auto stored = store_code(zip, limits);
+    if (!stored && stored.error().code == errc::code_storage_exceeded) {
+        spdlog::error("store: no space left in {} for a {}-byte ZIP", dir_.string(), zip.size());
+        return make_error(errc::code_storage_exceeded,
+                          fmt::format("Code storage limit exceeded: no space left on the device of the data dir {} "
+                                      "for the function's code ({} bytes zipped). Free space there, then try again.",
+                                      dir_.string(), zip.size()));
+    }
+    return stored;
+}
+
+result<code_blob> store::store_code(std::string_view zip, const unzip_limits& limits) {
     code_blob blob;
     blob.sha256_hex = codec::hex(codec::sha256(zip));
     blob.size = static_cast<std::int64_t>(zip.size());
@@ -242,6 +279,9 @@ result<code_blob> store::put_code(std::string_view zip, const unzip_limits& limi
     const fs::path blob_path = code_path(blob.sha256_hex);
     if (!fs::exists(blob_path, ec)) {
         if (auto w = write_file_durably(blob_path, zip); !w) {
+            // The tree is only used through a stored blob: without the blob it is unreferenced (start-up GC
+            // would remove it); remove it now so that a full disk gets its space back at once.
+            fs::remove_all(tree, ec);
             return w.error();
         }
     }
@@ -384,7 +424,11 @@ result<void> store::delete_function(const std::string& name) {
             return e;
         }
     }
-    return exec("COMMIT");
+    if (auto r = exec("COMMIT"); !r) {
+        (void)exec("ROLLBACK");
+        return r;
+    }
+    return {};
 }
 
 catalog_rows store::load_catalog() {

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <memory>
 #include <vector>
 
@@ -22,6 +23,11 @@ error bad_zip(std::string_view detail) {
     return make_error(errc::invalid_parameter_value,
                       detail.empty() ? std::string(unzip_failed) : fmt::format("{} ({})", unzip_failed, detail));
 }
+
+bool out_of_space(int err) { return err == ENOSPC || err == EDQUOT; }
+
+/// The file system under the data dir is full: not the ZIP's fault (store::put_code names the data dir).
+error no_space() { return make_error(errc::code_storage_exceeded, "no space left on device"); }
 
 struct zip_closer {
     void operator()(zip_t* z) const { zip_discard(z); }
@@ -147,10 +153,12 @@ result<unzip_summary> extract_into(zip_t* za, const fs::path& dest, const unzip_
         std::error_code ec;
         if (is_dir) {
             fs::create_directories(out, ec);
+            if (ec && out_of_space(ec.value())) return no_space();
             if (ec) return bad_zip(fmt::format("cannot create '{}'", name));
             continue;
         }
         fs::create_directories(out.parent_path(), ec);
+        if (ec && out_of_space(ec.value())) return no_space();
         if (ec) return bad_zip(fmt::format("cannot create the directory of '{}'", name));
 
         std::unique_ptr<zip_file_t, zip_file_closer> zf(zip_fopen_index(za, index, 0));
@@ -177,9 +185,11 @@ result<unzip_summary> extract_into(zip_t* za, const fs::path& dest, const unzip_
         const mode_t file_mode = ((mode & 07777) != 0 ? (mode & 0777) : 0644) | 0444;
         const int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, file_mode);
         if (fd < 0) {
+            if (out_of_space(errno)) return no_space();
             return bad_zip(fmt::format("duplicate or unwritable entry '{}'", name));
         }
         bool ok = true;
+        int write_errno = 0;
         for (;;) {
             const zip_int64_t n = zip_fread(zf.get(), buf.data(), buf.size());
             if (n < 0) {
@@ -198,6 +208,7 @@ result<unzip_summary> extract_into(zip_t* za, const fs::path& dest, const unzip_
             while (left > 0) {
                 const ssize_t w = ::write(fd, p, left);
                 if (w < 0) {
+                    write_errno = errno;
                     ok = false;
                     break;
                 }
@@ -208,6 +219,7 @@ result<unzip_summary> extract_into(zip_t* za, const fs::path& dest, const unzip_
         }
         ::fchmod(fd, file_mode);  // umask must not strip the bits the ZIP asked for
         ::close(fd);
+        if (!ok && out_of_space(write_errno)) return no_space();
         if (!ok) {
             return bad_zip(fmt::format("entry '{}' is corrupt", name));
         }
@@ -216,6 +228,7 @@ result<unzip_summary> extract_into(zip_t* za, const fs::path& dest, const unzip_
     for (const auto& link : links) {
         std::error_code ec;
         fs::create_symlink(link.target, link.where, ec);
+        if (ec && out_of_space(ec.value())) return no_space();
         if (ec) return bad_zip(fmt::format("cannot create symlink '{}'", link.where.filename().string()));
     }
     // The lexical check above cannot see chains (a link whose path runs through another link, such as
@@ -251,6 +264,7 @@ result<unzip_summary> extract_zip(std::string_view zip, const fs::path& dest, co
     }
     std::error_code ec;
     if (!fs::create_directory(dest, ec) || ec) {
+        if (ec && out_of_space(ec.value())) return no_space();
         return make_error(errc::service, fmt::format("cannot create {}", dest.string()));
     }
     auto res = extract_into(za.get(), dest, limits);

@@ -28,6 +28,7 @@ enum class errc {
     invalid_zip_file,           // InvalidZipFileException 502 (stored code cannot be extracted)
     invalid_runtime,            // InvalidRuntimeException 502 (interpreter missing on the host)
     provisioned_not_found,      // ProvisionedConcurrencyConfigNotFoundException 404
+    code_storage_exceeded,      // CodeStorageExceededException 400 (no space left for code in the data dir)
 };
 
 const std::error_category& lambent_category() noexcept;

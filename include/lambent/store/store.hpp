@@ -125,6 +125,7 @@ public:
 private:
     store(std::filesystem::path dir, sqlite3* db);
     result<void> exec(const char* sql);
+    result<code_blob> store_code(std::string_view zip, const unzip_limits& limits);
 
     std::filesystem::path dir_;
     sqlite3* db_;
