@@ -3,6 +3,7 @@
 // other weakly where a cycle would otherwise keep a dead worker alive.
 
 #include "lambent/scheduler/scheduler.hpp"
+#include "lambent/scheduler/runtime_api.hpp"
 
 #include "lambent/common/codec.hpp"
 #include "lambent/common/completion.hpp"
@@ -64,10 +65,6 @@ std::int64_t epoch_ms() { return codec::now_ms().time_since_epoch().count(); }
 
 double ms_between(steady::time_point a, steady::time_point b) {
     return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
-std::string function_error_body(const std::string& type, const std::string& message) {
-    return json{{"errorType", type}, {"errorMessage", message}}.dump();
 }
 
 /// Peak resident set of a process in MB (VmHWM), 0 when unknown.
@@ -261,17 +258,14 @@ public:
         if (!w) {
             co_return status_json(bhttp::status::internal_server_error, "Internal Server Error", "InternalServerError");
         }
-        const auto t = http::parse_target(req.target());
-        const auto& s = t.segments;
-        const bool runtime = s.size() >= 3 && s[0] == "2018-06-01" && s[1] == "runtime";
-        if (runtime && s.size() == 4 && s[2] == "invocation" && s[3] == "next" && req.method() == bhttp::verb::get) {
+        const auto route = route_runtime_request(req.method(), req.target());
+        if (route.op == runtime_op::next) {
             co_return co_await worker::on_next(w);
         }
-        if (runtime && s.size() == 5 && s[2] == "invocation" && req.method() == bhttp::verb::post &&
-            (s[4] == "response" || s[4] == "error")) {
-            co_return w->on_result(s[3], req, s[4] == "error");
+        if (route.op == runtime_op::response || route.op == runtime_op::error) {
+            co_return w->on_result(route.request_id, req, route.op == runtime_op::error);
         }
-        if (runtime && s.size() == 4 && s[2] == "init" && s[3] == "error" && req.method() == bhttp::verb::post) {
+        if (route.op == runtime_op::init_error) {
             co_return w->on_init_error(req);
         }
         co_return http::make_response(bhttp::status::not_found, "404 page not found\n", "text/plain; charset=utf-8");
@@ -691,7 +685,7 @@ http::response worker::on_result(const std::string& id, http::request& req, bool
         return runtime_endpoint::status_json(bhttp::status::bad_request, "Invalid request ID", "InvalidRequestID");
     }
     if (!is_error) {
-        if (auto mode = req["Lambda-Runtime-Function-Response-Mode"]; !mode.empty() && mode != "streaming") {
+        if (!valid_response_mode(req["Lambda-Runtime-Function-Response-Mode"])) {
             return runtime_endpoint::status_json(bhttp::status::bad_request, "Invalid function response mode",
                                                  "InvalidFunctionResponseMode");
         }
@@ -702,9 +696,9 @@ http::response worker::on_result(const std::string& id, http::request& req, bool
     std::string suffix;
     if (is_error) {
         res.function_error = "Unhandled";
-        std::string type(req["Lambda-Runtime-Function-Error-Type"]);
-        if (res.body.empty()) res.body = function_error_body(type.empty() ? "Runtime.Unknown" : type, "");
-        suffix = fmt::format("Status: error\tError Type: {}\t", type.empty() ? "Runtime.Unknown" : type);
+        const std::string type = runtime_error_type(req["Lambda-Runtime-Function-Error-Type"]);
+        if (res.body.empty()) res.body = function_error_body(type, "");
+        suffix = fmt::format("Status: error\tError Type: {}\t", type);
     }
     complete(std::move(res), is_error ? "" : "");
     if (pool_->retired) {
@@ -736,8 +730,7 @@ http::response worker::on_init_error(http::request& req) {
     }
     init_error_reported_ = true;
     drain();
-    std::string type(req["Lambda-Runtime-Function-Error-Type"]);
-    if (type.empty()) type = "Runtime.Unknown";
+    const std::string type = runtime_error_type(req["Lambda-Runtime-Function-Error-Type"]);
     std::string body = std::move(req.body());
     if (body.empty()) body = function_error_body(type, "");
     platform_line(fmt::format("INIT_REPORT Init Duration: {:.2f} ms\tPhase: init\tStatus: error\tError Type: {}",
