@@ -653,6 +653,42 @@ result<code_update> decode_update_code(const json& body) {
     return u;
 }
 
+result<invoke_options> decode_invoke_options(std::string_view invocation_type, std::string_view log_type,
+                                             std::string_view client_context) {
+    invoke_options o;
+    o.invocation_type = invocation_type.empty() ? "RequestResponse" : std::string(invocation_type);
+    o.log_type = log_type.empty() ? "None" : std::string(log_type);
+    violations v;
+    if (o.invocation_type != "RequestResponse" && o.invocation_type != "Event" && o.invocation_type != "DryRun") {
+        v.add(violations::quote(o.invocation_type), "invocationType",
+              "Member must satisfy enum value set: [Event, RequestResponse, DryRun]");
+    }
+    if (o.log_type != "None" && o.log_type != "Tail") {
+        v.add(violations::quote(o.log_type), "logType", "Member must satisfy enum value set: [None, Tail]");
+    }
+    if (!v.empty()) return v.as_error();
+    if (!client_context.empty()) {
+        auto decoded = codec::base64_decode(client_context);
+        if (!decoded || !json::accept(*decoded) || !json::parse(*decoded).is_object()) {
+            return make_error(errc::invalid_request_content, "Client context must be a valid Base64-encoded JSON object.");
+        }
+        o.client_context = std::move(*decoded);
+    }
+    return o;
+}
+
+result<void> check_invoke_payload(std::string_view payload) {
+    if (payload.empty() || json::accept(payload)) return {};
+    std::string detail;
+    try {
+        const json ignored = json::parse(payload);
+    } catch (const json::parse_error& e) {
+        detail = e.what();
+    }
+    return make_error(errc::invalid_request_content,
+                      "Could not parse request body into json: Could not parse payload into json: " + detail);
+}
+
 result<std::map<std::string, std::string>> decode_tags(const json& body) {
     auto tags = get_object(body, "Tags");
     if (!tags) return tags.error();
