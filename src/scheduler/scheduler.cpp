@@ -197,6 +197,9 @@ public:
 private:
     static asio::awaitable<void> watch_exit(std::shared_ptr<worker> self);
     static asio::awaitable<void> read_control(std::shared_ptr<worker> self);
+    enum class control_read { message, again, closed };
+    /// Reads one message of the jail from the control socket without blocking.
+    control_read read_control_message();
     long max_memory_mb();
     long read_max_memory_mb() const;
     static asio::awaitable<void> read_output(std::shared_ptr<worker> self, int which);
@@ -218,6 +221,7 @@ private:
     asio::posix::stream_descriptor out_;
     asio::posix::stream_descriptor err_;
     asio::posix::stream_descriptor control_;  // sandbox: the jail's control socket
+    bool runtime_api_adopted_ = false;
     bool provisioned_ = false;
     long memory_mb_cache_ = 0;
     steady::time_point memory_read_at_;
@@ -463,9 +467,22 @@ asio::awaitable<void> worker::watch_exit(std::shared_ptr<worker> self) {
 }
 
 asio::awaitable<void> worker::read_control(std::shared_ptr<worker> self) {
-    // One message from the jail: "ok" with the Runtime API listener (SCM_RIGHTS), or "error <stage> <errno>".
-    auto [ec] = co_await self->control_.async_wait(asio::posix::descriptor_base::wait_read, tuple_awaitable);
-    if (ec) co_return;
+    // The jail sends "ok" with the Runtime API listener (SCM_RIGHTS) once the sandbox is up, or
+    // "error <stage> <errno>" when a step fails, even after "ok" (e.g. attaching the egress network). The
+    // socket closes when the runtime execs. A readiness notification may be spurious (the descriptor is
+    // non-blocking): nothing to read is not the end.
+    for (;;) {
+        auto [ec] = co_await self->control_.async_wait(asio::posix::descriptor_base::wait_read, tuple_awaitable);
+        if (ec || !self->control_.is_open()) co_return;
+        control_read r = control_read::message;
+        while (r == control_read::message) r = self->read_control_message();
+        if (r == control_read::closed) break;
+    }
+    boost::system::error_code ignored;
+    self->control_.close(ignored);
+}
+
+worker::control_read worker::read_control_message() {
     char text[160] = {};
     iovec iov{text, sizeof text - 1};
     alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
@@ -474,27 +491,31 @@ asio::awaitable<void> worker::read_control(std::shared_ptr<worker> self) {
     msg.msg_iovlen = 1;
     msg.msg_control = cbuf;
     msg.msg_controllen = sizeof cbuf;
-    const ssize_t n = ::recvmsg(self->control_.native_handle(), &msg, MSG_CMSG_CLOEXEC);
+    const ssize_t n = ::recvmsg(control_.native_handle(), &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return control_read::again;
+    if (n <= 0) return control_read::closed;
     int fd = -1;
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
     }
-    const std::string_view message(text, n > 0 ? static_cast<std::size_t>(n) : 0);
-    if (message == "ok" && fd >= 0) {
-        if (auto adopted = self->runtime_api_->adopt(fd); !adopted) {
-            self->setup_error_ = adopted.error().message;
-            self->kill();
+    const std::string_view message(text, static_cast<std::size_t>(n));
+    if (message == "ok" && fd >= 0 && !runtime_api_adopted_) {
+        runtime_api_adopted_ = true;
+        if (auto adopted = runtime_api_->adopt(fd); !adopted) {
+            setup_error_ = adopted.error().message;
+            kill();
         }
-    } else if (message.rfind("error ", 0) == 0) {
-        if (fd >= 0) ::close(fd);
+        return control_read::message;
+    }
+    if (fd >= 0) ::close(fd);
+    if (message.rfind("error ", 0) == 0 && setup_error_.empty()) {
         const auto rest = std::string(message.substr(6));
         const auto space = rest.rfind(' ');
         const int err = space == std::string::npos ? 0 : std::atoi(rest.c_str() + space + 1);
-        self->setup_error_ = fmt::format("{}: {}", rest.substr(0, space), std::strerror(err));
-        spdlog::error("worker sandbox setup failed function={} stage={}", self->pool_->function.name, self->setup_error_);
+        setup_error_ = fmt::format("{}: {}", rest.substr(0, space), std::strerror(err));
+        spdlog::error("worker sandbox setup failed function={} stage={}", pool_->function.name, setup_error_);
     }
-    boost::system::error_code ignored;
-    self->control_.close(ignored);
+    return control_read::message;
 }
 
 long worker::max_memory_mb() {
@@ -751,6 +772,11 @@ void worker::on_exit(int wait_status) {
     const state was = state_;
     state_ = state::dead;
     drain();
+    // The exit can be seen before the jail's last control message: a setup error explains the exit.
+    if (control_.is_open()) {
+        while (read_control_message() == control_read::message) {
+        }
+    }
     memory_mb_cache_ = 0;  // the REPORT of a dying worker shows its real peak (OOM: the limit)
     const bool oom = cgroup_.oom_killed();
     if (oom && current_ && !current_->finished) {
