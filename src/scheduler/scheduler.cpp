@@ -646,6 +646,9 @@ asio::awaitable<http::response> worker::on_next(std::shared_ptr<worker> self) {
 
 void worker::dispatch(const std::shared_ptr<invocation>& inv) {
     const auto& f = pool_->function;
+    // What the runtime wrote before asking for this event (its init output, or output between events) is
+    // in the pipes already: log it before START, not as part of the invocation (and its log tail).
+    drain();
     state_ = state::busy;
     current_ = inv;
     inv->started = steady::now();
