@@ -181,7 +181,9 @@ public:
     void kill();
 
     state current_state() const { return state_; }
-    bool waiting_for_work() const { return state_ == state::idle && static_cast<bool>(waiter_); }
+    /// Killed workers take no more work: their exit is on its way (idle eviction, timeouts, retirement).
+    bool waiting_for_work() const { return state_ == state::idle && static_cast<bool>(waiter_) && !killed_; }
+    bool killed() const { return killed_; }
     steady::time_point idle_since() const { return idle_since_; }
     const std::shared_ptr<pool>& owner() const { return pool_; }
     void flush_log() {
@@ -222,6 +224,7 @@ private:
     asio::posix::stream_descriptor err_;
     asio::posix::stream_descriptor control_;  // sandbox: the jail's control socket
     bool runtime_api_adopted_ = false;
+    bool killed_ = false;
     bool provisioned_ = false;
     long memory_mb_cache_ = 0;
     steady::time_point memory_read_at_;
@@ -766,6 +769,7 @@ http::response worker::on_init_error(http::request& req) {
 
 void worker::kill() {
     if (pid_ > 0 && state_ != state::dead) {
+        killed_ = true;
         ::kill(-pid_, SIGKILL);  // the whole process group: whatever the runtime forked goes too
         ::kill(pid_, SIGKILL);
     }
@@ -974,6 +978,7 @@ void scheduler_impl::rebalance(const std::shared_ptr<pool>& p) {
     // queued invocations soon: start new workers only for the rest.
     std::size_t coming = 0;
     for (auto& w : p->workers) {
+        if (w->killed()) continue;
         if (w->current_state() == worker::state::starting || w->current_state() == worker::state::responded) ++coming;
     }
     while (coming < p->queue.size()) {
@@ -1013,6 +1018,7 @@ void scheduler_impl::ensure_provisioned(const std::shared_ptr<pool>& p) {
 
 void scheduler_impl::worker_ready(const std::shared_ptr<worker>& w) {
     const auto& p = w->owner();
+    if (w->killed()) return;  // it asked for work just before it was killed: its exit is on its way
     if (!p->queue.empty()) {
         auto inv = p->queue.front();
         p->queue.pop_front();
@@ -1098,7 +1104,7 @@ void scheduler_impl::reap() {
     const auto now = steady::now();
     for (auto& [key, p] : pools) {
         for (auto& w : p->workers) {
-            if (w->current_state() == worker::state::idle && now - w->idle_since() >= options.idle_ttl &&
+            if (w->current_state() == worker::state::idle && !w->killed() && now - w->idle_since() >= options.idle_ttl &&
                 !(w->provisioned() && p->provisioned > 0)) {
                 spdlog::debug("scheduler: evicting idle worker of {}", p->function.name);
                 w->kill();
