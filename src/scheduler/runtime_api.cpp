@@ -24,7 +24,8 @@ runtime_route route_runtime_request(boost::beast::http::verb method, std::string
 }
 
 std::string function_error_body(std::string_view type, std::string_view message) {
-    return nlohmann::json{{"errorType", type}, {"errorMessage", message}}.dump();
+    return nlohmann::json{{"errorType", type}, {"errorMessage", message}}.dump(
+        -1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string runtime_error_type(std::string_view header) {
