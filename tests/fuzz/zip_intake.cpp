@@ -16,13 +16,15 @@ namespace fs = std::filesystem;
 namespace {
 
 fs::path scratch() {
-    static const fs::path dir = [] {
+    // Never destroyed: the exit handler that removes it runs after static destructors would have.
+    static const fs::path* dir = [] {
         std::string tmpl = (fs::temp_directory_path() / "lambent-fuzz-zip-XXXXXX").string();
         if (::mkdtemp(tmpl.data()) == nullptr) std::abort();
+        auto* p = new fs::path(tmpl);
         std::atexit([] { std::error_code ec; fs::remove_all(scratch(), ec); });
-        return fs::path(tmpl);
+        return p;
     }();
-    return dir;
+    return *dir;
 }
 
 }  // namespace

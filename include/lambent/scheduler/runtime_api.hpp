@@ -2,6 +2,8 @@
 /// The request-parsing side of the per-worker Runtime API (2018-06-01): which route a request takes and
 /// the bodies built from what a runtime sends. Pure functions, shared by the scheduler and tests/fuzz.
 
+#include <ostream>  // boost/beast/http/verb.hpp streams a verb without including it
+
 #include <boost/beast/http/verb.hpp>
 
 #include <string>
