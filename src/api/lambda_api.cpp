@@ -46,7 +46,7 @@ result<json> parse_body(const std::string& body) {
     }
     try {
         return result<json>(boost::system::in_place_value, json::parse(body));
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 8e888
         return make_error(errc::invalid_request_content,
                           fmt::format("Could not parse request body into json: {}", e.what()));
     }

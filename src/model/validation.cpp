@@ -701,7 +701,7 @@ result<void> check_invoke_payload(std::string_view payload) {
     std::string detail;
     try {
         const json ignored = json::parse(payload);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 8e888
         detail = e.what();
     }
     return make_error(errc::invalid_request_content,
