@@ -10,7 +10,7 @@ JOBS       ?= $(shell nproc)
 BENCH_ARGS ?=
 SOAK_DURATION ?= 30m
 
-.PHONY: all deps test-deps configure build run test unit-test integration-test test-sanitize bench bench-quick soak clean
+.PHONY: all deps test-deps configure build run test unit-test integration-test test-sanitize fuzz bench bench-quick soak clean
 
 all: build
 
@@ -44,6 +44,16 @@ integration-test: test-deps build
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer, in its own build directory.
 test-sanitize: test-deps
 	@$(MAKE) --no-print-directory test BUILD_DIR=build-asan SANITIZE=ON BUILD_TYPE=Debug
+
+# libFuzzer targets (tests/fuzz) built with clang in build-fuzz/, each run for FUZZ_SECONDS; crashers are
+# left in build-fuzz/crashes/<target>/.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@.ci/install-deps fuzz
+	@cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+	    -DLAMBENT_FUZZ=ON -DLAMBENT_TESTS=OFF >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target $(patsubst %,fuzz_%,$(notdir $(wildcard tests/fuzz/corpus/*)))
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run
 
 # BENCH_ARGS: extra bench/run options, e.g. `--server build` to measure an existing build instead of a Release one.
 bench: deps

@@ -480,6 +480,11 @@ pid_t prepare_slirp(const options& o, int* pid_w, int* ready_r) {
     const pid_t pid = ::fork();
     if (pid < 0) fail("fork slirp4netns");
     if (pid == 0) {
+        // slirp4netns needs none of the server's descriptors: holding the control socket would keep the
+        // server from seeing it close.
+        g_control_fd = -1;
+        if (o.control_fd >= 0) ::close(o.control_fd);
+        if (o.seccomp_fd >= 0) ::close(o.seccomp_fd);
         ::close(pid_pipe[1]);
         ::close(ready[0]);
         char buf[32] = {};

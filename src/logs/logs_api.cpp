@@ -1088,7 +1088,8 @@ logs_api::reply error_reply(const error& e) {
     default: break;
     }
     json body = {{"__type", type}, {"message", e.message}};
-    return logs_api::reply{status, body.dump(), std::string(type)};
+    // Messages quote what the client sent (the operation, names), which need not be UTF-8.
+    return logs_api::reply{status, body.dump(-1, ' ', false, json::error_handler_t::replace), std::string(type)};
 }
 
 }  // namespace

@@ -103,7 +103,9 @@ result<alias_request> decode_alias_request(const json& body, bool create) {
                                       "Could not parse request body into json: weights must be numbers");
                 }
                 const double value = weight.get<double>();
-                if (!std::regex_match(version, key_pattern)) {
+                // Versions are at most 1024 characters; longer keys must not reach std::regex (it recurses
+                // once per character).
+                if (version.empty() || version.size() > 1024 || !std::regex_match(version, key_pattern)) {
                     v.add(violations::quote(version), "routingConfig.additionalVersionWeights",
                           "Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [0-9]+]");
                 } else if (value < 0.0 || value > 1.0) {

@@ -45,7 +45,15 @@ constexpr std::string_view handler_pattern = R"([^\s]+)";
 constexpr std::string_view env_key_pattern = R"([a-zA-Z]([a-zA-Z0-9_])+)";
 constexpr std::string_view log_group_pattern = R"([\.\-_/#A-Za-z0-9]+)";
 
+// libstdc++'s std::regex matches recursively, one stack frame per input character or so: a value of some
+// tens of thousands of characters overflows the stack. Longer values than any of these patterns is applied
+// to in practice (IAM ARNs end at 2048, environment variables at 4 KB in all) fail the pattern instead.
+constexpr std::size_t max_pattern_input = 4096;
+
 bool full_match(std::string_view value, std::string_view pattern) {
+    if (value.size() > max_pattern_input) {
+        return false;
+    }
     // Compiled once per pattern; the patterns are a fixed, small set.
     thread_local std::map<std::string_view, std::regex> cache;
     auto it = cache.find(pattern);
@@ -155,6 +163,17 @@ std::string join_quoted_list(const json& arr) {
 template <std::size_t N>
 bool contains(const std::array<const char*, N>& set, std::string_view v) {
     return std::any_of(set.begin(), set.end(), [&](const char* s) { return v == s; });
+}
+
+// A string member, or `fallback` when it is absent or null (a null member means "not given").
+std::string string_or(const json& object, const char* member, const std::string& fallback) {
+    auto it = object.find(member);
+    return it != object.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
+bool has_value(const json& object, const char* member) {
+    auto it = object.find(member);
+    return it != object.end() && !it->is_null();
 }
 
 // Checks the configuration members shared by CreateFunction and UpdateFunctionConfiguration.
@@ -352,8 +371,8 @@ result<void> check_configuration(const json& body, violations& v) {
         }
     }
     if (*logging) {
-        const auto format = (**logging).value("LogFormat", std::string("Text"));
-        if (format == "Text" && ((**logging).contains("ApplicationLogLevel") || (**logging).contains("SystemLogLevel"))) {
+        const auto format = string_or(**logging, "LogFormat", "Text");
+        if (format == "Text" && (has_value(**logging, "ApplicationLogLevel") || has_value(**logging, "SystemLogLevel"))) {
             return make_error(errc::invalid_parameter_value,
                               "ApplicationLogLevel and SystemLogLevel can only be set when LogFormat is JSON.");
         }
@@ -372,15 +391,15 @@ void fill_configuration(function_record& f, const json& body) {
     if (auto it = body.find("EphemeralStorage"); it != body.end() && it->is_object()) {
         f.ephemeral_storage_mb = it->value("Size", 512);
     }
-    if (auto it = body.find("TracingConfig"); it != body.end() && it->is_object() && it->contains("Mode")) {
-        f.tracing_mode = it->at("Mode");
+    if (auto it = body.find("TracingConfig"); it != body.end() && it->is_object()) {
+        f.tracing_mode = string_or(*it, "Mode", f.tracing_mode);
     }
     if (auto it = body.find("LoggingConfig"); it != body.end() && it->is_object()) {
-        if (it->contains("LogFormat")) f.logging.log_format = it->at("LogFormat");
-        if (it->contains("LogGroup")) f.logging.log_group = it->at("LogGroup");
+        f.logging.log_format = string_or(*it, "LogFormat", f.logging.log_format);
+        f.logging.log_group = string_or(*it, "LogGroup", f.logging.log_group);
         if (f.logging.log_format == "JSON") {
-            f.logging.application_log_level = it->value("ApplicationLogLevel", std::string("INFO"));
-            f.logging.system_log_level = it->value("SystemLogLevel", std::string("INFO"));
+            f.logging.application_log_level = string_or(*it, "ApplicationLogLevel", "INFO");
+            f.logging.system_log_level = string_or(*it, "SystemLogLevel", "INFO");
         } else {
             f.logging.application_log_level.reset();
             f.logging.system_log_level.reset();
@@ -583,7 +602,7 @@ result<create_request> decode_create_function(const json& body, const account_co
         return make_error(errc::invalid_parameter_value,
                           "The function name must not include a qualifier when creating a function.");
     }
-    if (body.value("PackageType", std::string("Zip")) == "Image") {
+    if (string_or(body, "PackageType", "Zip") == "Image") {
         return make_error(errc::invalid_parameter_value,
                           "Container images (ImageUri, PackageType Image) are not supported by this Lambent server "
                           "yet; deploy a ZIP package.");
@@ -658,6 +677,42 @@ result<code_update> decode_update_code(const json& body) {
     u.publish = publish->value_or(false);
     u.dry_run = dry_run->value_or(false);
     return u;
+}
+
+result<invoke_options> decode_invoke_options(std::string_view invocation_type, std::string_view log_type,
+                                             std::string_view client_context) {
+    invoke_options o;
+    o.invocation_type = invocation_type.empty() ? "RequestResponse" : std::string(invocation_type);
+    o.log_type = log_type.empty() ? "None" : std::string(log_type);
+    violations v;
+    if (o.invocation_type != "RequestResponse" && o.invocation_type != "Event" && o.invocation_type != "DryRun") {
+        v.add(violations::quote(o.invocation_type), "invocationType",
+              "Member must satisfy enum value set: [Event, RequestResponse, DryRun]");
+    }
+    if (o.log_type != "None" && o.log_type != "Tail") {
+        v.add(violations::quote(o.log_type), "logType", "Member must satisfy enum value set: [None, Tail]");
+    }
+    if (!v.empty()) return v.as_error();
+    if (!client_context.empty()) {
+        auto decoded = codec::base64_decode(client_context);
+        if (!decoded || !json::accept(*decoded) || !json::parse(*decoded).is_object()) {
+            return make_error(errc::invalid_request_content, "Client context must be a valid Base64-encoded JSON object.");
+        }
+        o.client_context = std::move(*decoded);
+    }
+    return o;
+}
+
+result<void> check_invoke_payload(std::string_view payload) {
+    if (payload.empty() || json::accept(payload)) return {};
+    std::string detail;
+    try {
+        const json ignored = json::parse(payload);
+    } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 8e888
+        detail = e.what();
+    }
+    return make_error(errc::invalid_request_content,
+                      "Could not parse request body into json: Could not parse payload into json: " + detail);
 }
 
 result<std::map<std::string, std::string>> decode_tags(const json& body) {

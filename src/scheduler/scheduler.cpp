@@ -3,6 +3,7 @@
 // other weakly where a cycle would otherwise keep a dead worker alive.
 
 #include "lambent/scheduler/scheduler.hpp"
+#include "lambent/scheduler/runtime_api.hpp"
 
 #include "lambent/common/codec.hpp"
 #include "lambent/common/completion.hpp"
@@ -64,10 +65,6 @@ std::int64_t epoch_ms() { return codec::now_ms().time_since_epoch().count(); }
 
 double ms_between(steady::time_point a, steady::time_point b) {
     return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
-std::string function_error_body(const std::string& type, const std::string& message) {
-    return json{{"errorType", type}, {"errorMessage", message}}.dump();
 }
 
 /// Peak resident set of a process in MB (VmHWM), 0 when unknown.
@@ -146,7 +143,15 @@ result<jail_process> launch_jail(const std::vector<std::string>& args, const std
 }
 
 /// One message from a jail's control socket: the text and the fd it carried (-1 when none).
-std::pair<std::string, int> receive_control(int control) {
+/// One message on a jail's control socket, read without blocking (Asio keeps the descriptor non-blocking, and a
+/// readiness notification may be spurious: `again` means nothing to read yet, not the end).
+struct control_message {
+    enum class status { message, again, closed } state = status::closed;
+    std::string text;
+    int fd = -1;  // a descriptor passed with SCM_RIGHTS (close-on-exec), or -1
+};
+
+control_message receive_control(int control) {
     char text[160] = {};
     iovec iov{text, sizeof text - 1};
     alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
@@ -155,12 +160,19 @@ std::pair<std::string, int> receive_control(int control) {
     msg.msg_iovlen = 1;
     msg.msg_control = cbuf;
     msg.msg_controllen = sizeof cbuf;
-    const ssize_t n = ::recvmsg(control, &msg, MSG_CMSG_CLOEXEC);
-    int fd = -1;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
+    const ssize_t n = ::recvmsg(control, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    control_message out;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        out.state = control_message::status::again;
+        return out;
     }
-    return {std::string(text, n > 0 ? static_cast<std::size_t>(n) : 0), fd};
+    if (n <= 0) return out;
+    out.state = control_message::status::message;
+    out.text.assign(text, static_cast<std::size_t>(n));
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) std::memcpy(&out.fd, CMSG_DATA(c), sizeof(int));
+    }
+    return out;
 }
 
 /// "<stage> <errno>" of a jail's "error …" message, as "stage: strerror".
@@ -309,7 +321,9 @@ public:
     void kill();
 
     state current_state() const { return state_; }
-    bool waiting_for_work() const { return state_ == state::idle && static_cast<bool>(waiter_); }
+    /// Killed workers take no more work: their exit is on its way (idle eviction, timeouts, retirement).
+    bool waiting_for_work() const { return state_ == state::idle && static_cast<bool>(waiter_) && !killed_; }
+    bool killed() const { return killed_; }
     steady::time_point idle_since() const { return idle_since_; }
     const std::shared_ptr<pool>& owner() const { return pool_; }
     void flush_log() {
@@ -325,6 +339,9 @@ public:
 private:
     static asio::awaitable<void> watch_exit(std::shared_ptr<worker> self);
     static asio::awaitable<void> read_control(std::shared_ptr<worker> self);
+    enum class control_read { message, again, closed };
+    /// Reads one message of the jail from the control socket without blocking.
+    control_read read_control_message();
     long max_memory_mb();
     long read_max_memory_mb() const;
     static asio::awaitable<void> read_output(std::shared_ptr<worker> self, int which);
@@ -350,6 +367,8 @@ private:
     asio::posix::stream_descriptor out_;
     asio::posix::stream_descriptor err_;
     asio::posix::stream_descriptor control_;  // sandbox: the jail's control socket
+    bool runtime_api_adopted_ = false;
+    bool killed_ = false;
     bool provisioned_ = false;
     bool from_spare_ = false;
     bool prewarmed_ = false;  // started ahead of traffic by a hot reload
@@ -393,17 +412,14 @@ public:
         if (!w) {
             co_return status_json(bhttp::status::internal_server_error, "Internal Server Error", "InternalServerError");
         }
-        const auto t = http::parse_target(req.target());
-        const auto& s = t.segments;
-        const bool runtime = s.size() >= 3 && s[0] == "2018-06-01" && s[1] == "runtime";
-        if (runtime && s.size() == 4 && s[2] == "invocation" && s[3] == "next" && req.method() == bhttp::verb::get) {
+        const auto route = route_runtime_request(req.method(), req.target());
+        if (route.op == runtime_op::next) {
             co_return co_await worker::on_next(w);
         }
-        if (runtime && s.size() == 5 && s[2] == "invocation" && req.method() == bhttp::verb::post &&
-            (s[4] == "response" || s[4] == "error")) {
-            co_return w->on_result(s[3], req, s[4] == "error");
+        if (route.op == runtime_op::response || route.op == runtime_op::error) {
+            co_return w->on_result(route.request_id, req, route.op == runtime_op::error);
         }
-        if (runtime && s.size() == 4 && s[2] == "init" && s[3] == "error" && req.method() == bhttp::verb::post) {
+        if (route.op == runtime_op::init_error) {
             co_return w->on_init_error(req);
         }
         co_return http::make_response(bhttp::status::not_found, "404 page not found\n", "text/plain; charset=utf-8");
@@ -574,6 +590,7 @@ result<void> worker::start(std::shared_ptr<spare> from) {
                                       fmt::format("cannot hand a spare sandbox to {}: {}", f.name, std::strerror(errno))));
         }
         if (auto adopted = runtime_api_->adopt(listener); !adopted) return abandon(adopted.error());
+        runtime_api_adopted_ = true;
     } else {
         std::vector<std::string> args{sched_->options.jail_path.string()};
         if (sandboxed) {
@@ -645,23 +662,41 @@ asio::awaitable<void> worker::watch_exit(std::shared_ptr<worker> self) {
 }
 
 asio::awaitable<void> worker::read_control(std::shared_ptr<worker> self) {
-    // One message from the jail: "ok" with the Runtime API listener (SCM_RIGHTS), or "error <stage> <errno>".
-    auto [ec] = co_await self->control_.async_wait(asio::posix::descriptor_base::wait_read, tuple_awaitable);
-    if (ec) co_return;
-    // (A worker in a spare sandbox got its listener with the spare: it only hears of errors, or EOF at execve.)
-    const auto [message, fd] = receive_control(self->control_.native_handle());
-    if (message == "ok" && fd >= 0) {
-        if (auto adopted = self->runtime_api_->adopt(fd); !adopted) {
-            self->setup_error_ = adopted.error().message;
-            self->kill();
-        }
-    } else if (message.rfind("error ", 0) == 0) {
-        if (fd >= 0) ::close(fd);
-        self->setup_error_ = setup_error_text(message.substr(6));
-        spdlog::error("worker sandbox setup failed function={} stage={}", self->pool_->function.name, self->setup_error_);
+    // The jail sends "ok" with the Runtime API listener (SCM_RIGHTS) once the sandbox is up, or
+    // "error <stage> <errno>" when a step fails, even after "ok" (e.g. attaching the egress network). The
+    // socket closes when the runtime execs. A readiness notification may be spurious (the descriptor is
+    // non-blocking): nothing to read is not the end.
+    for (;;) {
+        auto [ec] = co_await self->control_.async_wait(asio::posix::descriptor_base::wait_read, tuple_awaitable);
+        if (ec || !self->control_.is_open()) co_return;
+        control_read r = control_read::message;
+        while (r == control_read::message) r = self->read_control_message();
+        if (r == control_read::closed) break;
     }
     boost::system::error_code ignored;
     self->control_.close(ignored);
+}
+
+worker::control_read worker::read_control_message() {
+    auto got = receive_control(control_.native_handle());
+    if (got.state == control_message::status::again) return control_read::again;
+    if (got.state == control_message::status::closed) return control_read::closed;
+    const std::string& message = got.text;
+    const int fd = got.fd;
+    if (message == "ok" && fd >= 0 && !runtime_api_adopted_) {
+        runtime_api_adopted_ = true;
+        if (auto adopted = runtime_api_->adopt(fd); !adopted) {
+            setup_error_ = adopted.error().message;
+            kill();
+        }
+        return control_read::message;
+    }
+    if (fd >= 0) ::close(fd);
+    if (message.rfind("error ", 0) == 0 && setup_error_.empty()) {
+        setup_error_ = setup_error_text(message.substr(6));
+        spdlog::error("worker sandbox setup failed function={} stage={}", pool_->function.name, setup_error_);
+    }
+    return control_read::message;
 }
 
 long worker::max_memory_mb() {
@@ -802,6 +837,9 @@ asio::awaitable<http::response> worker::on_next(std::shared_ptr<worker> self) {
 
 void worker::dispatch(const std::shared_ptr<invocation>& inv) {
     const auto& f = pool_->function;
+    // What the runtime wrote before asking for this event (its init output, or output between events) is
+    // in the pipes already: log it before START, not as part of the invocation (and its log tail).
+    drain();
     state_ = state::busy;
     current_ = inv;
     inv->started = steady::now();
@@ -874,7 +912,7 @@ http::response worker::on_result(const std::string& id, http::request& req, bool
         return runtime_endpoint::status_json(bhttp::status::bad_request, "Invalid request ID", "InvalidRequestID");
     }
     if (!is_error) {
-        if (auto mode = req["Lambda-Runtime-Function-Response-Mode"]; !mode.empty() && mode != "streaming") {
+        if (!valid_response_mode(req["Lambda-Runtime-Function-Response-Mode"])) {
             return runtime_endpoint::status_json(bhttp::status::bad_request, "Invalid function response mode",
                                                  "InvalidFunctionResponseMode");
         }
@@ -885,9 +923,9 @@ http::response worker::on_result(const std::string& id, http::request& req, bool
     std::string suffix;
     if (is_error) {
         res.function_error = "Unhandled";
-        std::string type(req["Lambda-Runtime-Function-Error-Type"]);
-        if (res.body.empty()) res.body = function_error_body(type.empty() ? "Runtime.Unknown" : type, "");
-        suffix = fmt::format("Status: error\tError Type: {}\t", type.empty() ? "Runtime.Unknown" : type);
+        const std::string type = runtime_error_type(req["Lambda-Runtime-Function-Error-Type"]);
+        if (res.body.empty()) res.body = function_error_body(type, "");
+        suffix = fmt::format("Status: error\tError Type: {}\t", type);
     }
     complete(std::move(res), is_error ? "" : "");
     if (pool_->retired) {
@@ -917,14 +955,14 @@ http::response worker::on_init_error(http::request& req) {
             "State transition from Ready to InitError failed for runtime. Error: State transition is not allowed",
             "InvalidStateTransition");
     }
-    init_failed(std::string(req["Lambda-Runtime-Function-Error-Type"]), std::move(req.body()));
+    init_failed(runtime_error_type(req["Lambda-Runtime-Function-Error-Type"]), std::move(req.body()));
     return http::make_response(bhttp::status::accepted, R"({"status":"OK"})");
 }
 
 void worker::init_failed(std::string type, std::string body) {
     init_error_reported_ = true;
     drain();
-    if (type.empty()) type = "Runtime.Unknown";
+    if (type.empty()) type = runtime_error_type(type);
     if (body.empty()) body = function_error_body(type, "");
     platform_line(fmt::format("INIT_REPORT Init Duration: {:.2f} ms\tPhase: init\tStatus: error\tError Type: {}",
                               ms_between(spawned_at_, steady::now()), type));
@@ -956,6 +994,7 @@ std::string worker::injected_init_error() const {
 
 void worker::kill() {
     if (pid_ > 0 && state_ != state::dead) {
+        killed_ = true;
         ::kill(-pid_, SIGKILL);  // the whole process group: whatever the runtime forked goes too
         ::kill(pid_, SIGKILL);
     }
@@ -965,6 +1004,11 @@ void worker::on_exit(int wait_status) {
     const state was = state_;
     state_ = state::dead;
     drain();
+    // The exit can be seen before the jail's last control message: a setup error explains the exit.
+    if (control_.is_open()) {
+        while (read_control_message() == control_read::message) {
+        }
+    }
     memory_mb_cache_ = 0;  // the REPORT of a dying worker shows its real peak (OOM: the limit)
     const bool oom = injected_oom_ || cgroup_.oom_killed();
     if (oom && current_ && !current_->finished) {
@@ -1099,19 +1143,22 @@ void scheduler_impl::start_spare() {
 }
 
 asio::awaitable<void> scheduler_impl::spare_ready(std::shared_ptr<scheduler_impl> self, std::shared_ptr<spare> s) {
-    auto [ec] = co_await s->control.async_wait(asio::posix::descriptor_base::wait_read, tuple_awaitable);
-    if (ec || s->taken) co_return;
-    const auto [message, fd] = receive_control(s->control.native_handle());
-    if (message == "ok" && fd >= 0) {
-        s->listener = fd;
+    control_message got;
+    do {
+        auto [ec] = co_await s->control.async_wait(asio::posix::descriptor_base::wait_read, tuple_awaitable);
+        if (ec || s->taken) co_return;
+        got = receive_control(s->control.native_handle());
+    } while (got.state == control_message::status::again);
+    if (got.text == "ok" && got.fd >= 0) {
+        s->listener = got.fd;
         s->ready = true;
         self->spare_failures = 0;
         spdlog::debug("spare sandbox ready pid={} ms={:.2f}", s->proc.pid, ms_between(s->started, steady::now()));
         co_return;
     }
-    if (fd >= 0) ::close(fd);
+    if (got.fd >= 0) ::close(got.fd);
     spdlog::error("spare sandbox setup failed: {}",
-                  message.rfind("error ", 0) == 0 ? setup_error_text(message.substr(6)) : std::string("no answer"));
+                  got.text.rfind("error ", 0) == 0 ? setup_error_text(got.text.substr(6)) : std::string("no answer"));
     ::kill(-s->proc.pid, SIGKILL);  // spare_exit cleans up
 }
 
@@ -1316,6 +1363,7 @@ void scheduler_impl::rebalance(const std::shared_ptr<pool>& p) {
     // queued invocations soon: start new workers only for the rest.
     std::size_t coming = 0;
     for (auto& w : p->workers) {
+        if (w->killed()) continue;
         if (w->current_state() == worker::state::starting || w->current_state() == worker::state::responded) ++coming;
     }
     while (coming < p->queue.size()) {
@@ -1355,6 +1403,7 @@ void scheduler_impl::ensure_provisioned(const std::shared_ptr<pool>& p) {
 
 void scheduler_impl::worker_ready(const std::shared_ptr<worker>& w) {
     const auto& p = w->owner();
+    if (w->killed()) return;  // it asked for work just before it was killed: its exit is on its way
     if (!p->queue.empty()) {
         auto inv = p->queue.front();
         p->queue.pop_front();
@@ -1441,7 +1490,7 @@ void scheduler_impl::reap() {
     const auto now = steady::now();
     for (auto& [key, p] : pools) {
         for (auto& w : p->workers) {
-            if (w->current_state() == worker::state::idle && now - w->idle_since() >= options.idle_ttl &&
+            if (w->current_state() == worker::state::idle && !w->killed() && now - w->idle_since() >= options.idle_ttl &&
                 !(w->provisioned() && p->provisioned > 0)) {
                 spdlog::debug("scheduler: evicting idle worker of {}", p->function.name);
                 w->kill();

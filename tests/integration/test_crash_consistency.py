@@ -301,7 +301,7 @@ def test_crash_consistency_of_every_write_path(server_factory):
 
     print(f"crash mix: {total} acknowledged requests, {len(m.versions)} versions, {len(m.created)} extra "
           f"functions, {len(m.events)} async events")
-    assert total > rounds, f"the mix barely ran ({total} requests in {rounds} rounds)"
+    assert total > rounds // 2, f"the mix barely ran ({total} requests in {rounds} rounds)"
     assert m.versions and m.alias is not None and m.events, "the mix did not reach every write path"
 
     # every accepted event runs at least once (one sent when the server died may not have been accepted)

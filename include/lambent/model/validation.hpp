@@ -78,6 +78,18 @@ result<code_update> decode_update_code(const nlohmann::json& body);
 /// Tags for TagResource (`Tags` map of strings).
 result<std::map<std::string, std::string>> decode_tags(const nlohmann::json& body);
 
+/// Invoke's request headers and payload, validated.
+struct invoke_options {
+    std::string invocation_type;  // RequestResponse, Event or DryRun
+    std::string log_type;         // None or Tail
+    std::string client_context;   // the decoded X-Amz-Client-Context JSON object, empty when absent
+};
+/// Checks X-Amz-Invocation-Type, X-Amz-Log-Type (empty = default) and X-Amz-Client-Context (base64 JSON object).
+result<invoke_options> decode_invoke_options(std::string_view invocation_type, std::string_view log_type,
+                                             std::string_view client_context);
+/// Checks an Invoke payload (empty, or JSON); InvalidRequestContentException with the parser's detail.
+result<void> check_invoke_payload(std::string_view payload);
+
 /// Runtimes this server can run (python3.9…3.13, nodejs18.x…22.x, provided.al2/al2023).
 bool is_supported_runtime(std::string_view runtime);
 /// Any value of the model's Runtime enum (creatable or deprecated), e.g. for a layer's CompatibleRuntimes.
