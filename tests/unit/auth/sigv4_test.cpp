@@ -136,7 +136,8 @@ TEST(Sigv4, ContentSha256Header) {
     EXPECT_NE(canonical_request(dated, names, "UNSIGNED-PAYLOAD", false).find("\nUNSIGNED-PAYLOAD"), std::string::npos);
 
     // A declared hash that is not the body's is refused before the signature is even compared.
-    request_view wrong{"POST", "/x", {{"Host", "h"}, {"X-Amz-Content-Sha256", std::string(64, 'a')}}, "body"};
+    const std::string not_the_body_hash(64, 'a');  // named: request_view only points at its strings
+    request_view wrong{"POST", "/x", {{"Host", "h"}, {"X-Amz-Content-Sha256", not_the_body_hash}}, "body"};
     auto wrong_added = sign(wrong, signing_key{"AKIDEXAMPLE", secret, "", "us-east-1", "lambda"}, now);
     for (const auto& [n, val] : wrong_added) wrong.headers.emplace_back(n, val);
     auto r = suite_verifier().verify(wrong, "lambda", now);
