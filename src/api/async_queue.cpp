@@ -252,12 +252,9 @@ asio::awaitable<http::response> lambda_api::event_invoke_config_operation(call c
     if (!ref) co_return error_response(ref.error(), c.request_id);
     auto qualifier_param = model::merge_qualifier(*ref, c.target.param("Qualifier"));
     if (!qualifier_param) co_return error_response(qualifier_param.error(), c.request_id);
-    const auto* e = find(ref->name);
-    if (e == nullptr) {
-        co_return error_response(make_error(errc::resource_not_found,
-                                            "Function not found: " + options_.account.function_arn(ref->name)),
-                                 c.request_id);
-    }
+    auto found = find_existing(ref->name);
+    if (!found) co_return error_response(found.error(), c.request_id);
+    const auto* e = *found;
     const std::string fn = ref->name;
     const std::string qualifier = qualifier_param->value_or("$LATEST");
     if (qualifier != "$LATEST") {

@@ -43,12 +43,9 @@ json lambda_api::url_wire(const std::string& function, const std::string& qualif
 asio::awaitable<http::response> lambda_api::url_config_operation(call c) {
     auto ref = model::parse_function_name(c.seg()[2], model::name_shape::function_name, options_.account);
     if (!ref) co_return error_response(ref.error(), c.request_id);
-    const auto* e = find(ref->name);
-    if (e == nullptr) {
-        co_return error_response(make_error(errc::resource_not_found,
-                                            "Function not found: " + options_.account.function_arn(ref->name)),
-                                 c.request_id);
-    }
+    auto found = find_existing(ref->name);
+    if (!found) co_return error_response(found.error(), c.request_id);
+    const auto* e = *found;
     const std::string fn = ref->name;
     if (c.seg()[3] == "urls") {
         json items = json::array();

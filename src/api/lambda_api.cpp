@@ -153,6 +153,12 @@ const lambda_api::function_entry* lambda_api::find(const std::string& name) cons
     return it == functions_.end() ? nullptr : &it->second;
 }
 
+result<const lambda_api::function_entry*> lambda_api::find_existing(const std::string& name) const {
+    const auto* e = find(name);
+    if (e == nullptr) return make_error(errc::resource_not_found, not_found_message(options_.account, name, std::nullopt));
+    return e;
+}
+
 result<lambda_api::resolved> lambda_api::resolve(const function_entry& e, const std::optional<std::string>& qualifier,
                                                   bool invoking) const {
     const std::string& name = e.latest.name;
@@ -584,11 +590,9 @@ http::response lambda_api::list_functions(const call& c) {
 http::response lambda_api::list_versions(const call& c) {
     auto ref = model::parse_function_name(c.seg()[2], model::name_shape::namespaced, options_.account);
     if (!ref) return error_response(ref.error(), c.request_id);
-    const auto* e = find(ref->name);
-    if (e == nullptr) {
-        return error_response(make_error(errc::resource_not_found, not_found_message(options_.account, ref->name, std::nullopt)),
-                              c.request_id);
-    }
+    auto found = find_existing(ref->name);
+    if (!found) return error_response(found.error(), c.request_id);
+    const auto* e = *found;
     std::vector<list_item> items;
     const auto& acct = options_.account;
     const auto* latest = &e->latest;
@@ -603,11 +607,9 @@ http::response lambda_api::list_versions(const call& c) {
 http::response lambda_api::list_aliases(const call& c) {
     auto ref = model::parse_function_name(c.seg()[2], model::name_shape::namespaced, options_.account);
     if (!ref) return error_response(ref.error(), c.request_id);
-    const auto* e = find(ref->name);
-    if (e == nullptr) {
-        return error_response(make_error(errc::resource_not_found, not_found_message(options_.account, ref->name, std::nullopt)),
-                              c.request_id);
-    }
+    auto found = find_existing(ref->name);
+    if (!found) return error_response(found.error(), c.request_id);
+    const auto* e = *found;
     const auto only = c.target.param("FunctionVersion");
     std::vector<list_item> items;
     const auto& acct = options_.account;
@@ -659,11 +661,9 @@ asio::awaitable<http::response> lambda_api::publish_version(call c) {
     if (!ref) co_return error_response(ref.error(), c.request_id);
     auto body = parse_body(c.req.body());
     if (!body) co_return error_response(body.error(), c.request_id);
-    const auto* e = find(ref->name);
-    if (e == nullptr) {
-        co_return error_response(make_error(errc::resource_not_found, not_found_message(options_.account, ref->name, std::nullopt)),
-                                 c.request_id);
-    }
+    auto found = find_existing(ref->name);
+    if (!found) co_return error_response(found.error(), c.request_id);
+    const auto* e = *found;
     const std::string sha = body->is_object() ? body->value("CodeSha256", "") : "";
     const std::string current_sha = model::code_sha256_b64(e->latest.code_sha256_hex);
     if (!sha.empty() && sha != current_sha) {
@@ -924,11 +924,9 @@ asio::awaitable<http::response> lambda_api::alias_operation(call c) {
     const auto m = c.req.method();
     auto ref = model::parse_function_name(c.seg()[2], model::name_shape::function_name, options_.account);
     if (!ref) co_return error_response(ref.error(), c.request_id);
-    const auto* e = find(ref->name);
-    if (e == nullptr) {
-        co_return error_response(make_error(errc::resource_not_found, not_found_message(options_.account, ref->name, std::nullopt)),
-                                 c.request_id);
-    }
+    auto found = find_existing(ref->name);
+    if (!found) co_return error_response(found.error(), c.request_id);
+    const auto* e = *found;
     const std::string fn = ref->name;
     std::string alias_name = create ? "" : c.seg()[4];
     if (!create) {
@@ -1022,11 +1020,9 @@ asio::awaitable<http::response> lambda_api::alias_operation(call c) {
 asio::awaitable<http::response> lambda_api::concurrency_operation(call c) {
     auto ref = model::parse_function_name(c.seg()[2], model::name_shape::function_name, options_.account);
     if (!ref) co_return error_response(ref.error(), c.request_id);
-    const auto* e = find(ref->name);
-    if (e == nullptr) {
-        co_return error_response(make_error(errc::resource_not_found, not_found_message(options_.account, ref->name, std::nullopt)),
-                                 c.request_id);
-    }
+    auto found = find_existing(ref->name);
+    if (!found) co_return error_response(found.error(), c.request_id);
+    const auto* e = *found;
     const std::string fn = ref->name;
     const auto m = c.req.method();
     if (m == bhttp::verb::get) {
@@ -1101,11 +1097,9 @@ json lambda_api::provisioned_wire(const std::string& function, const std::string
 asio::awaitable<http::response> lambda_api::provisioned_operation(call c) {
     auto ref = model::parse_function_name(c.seg()[2], model::name_shape::function_name, options_.account);
     if (!ref) co_return error_response(ref.error(), c.request_id);
-    const auto* e = find(ref->name);
-    if (e == nullptr) {
-        co_return error_response(make_error(errc::resource_not_found, not_found_message(options_.account, ref->name, std::nullopt)),
-                                 c.request_id);
-    }
+    auto found = find_existing(ref->name);
+    if (!found) co_return error_response(found.error(), c.request_id);
+    const auto* e = *found;
     const std::string fn = ref->name;
     const auto m = c.req.method();
     if (m == bhttp::verb::get && c.target.param("List").value_or("") == "ALL") {

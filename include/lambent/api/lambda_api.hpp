@@ -80,6 +80,8 @@ public:
         int last_version = 0;  // version numbers are never reused, even after a delete
     };
     const function_entry* find(const std::string& name) const;
+    /// find(), or AWS's ResourceNotFoundException "Function not found: <ARN>" for a function that does not exist.
+    result<const function_entry*> find_existing(const std::string& name) const;
 
     /// A qualifier resolved to the version that runs.
     struct resolved {
