@@ -44,6 +44,18 @@ void put_body(json& event, const http::request& req, const std::string& content_
     event["isBase64Encoded"] = !text;
 }
 
+/// A result's `headers` object onto the response (non-string values as JSON); true when it set Content-Type.
+bool set_headers(http::response& out, const json& result) {
+    bool has_type = false;
+    if (auto h = result.find("headers"); h != result.end() && h->is_object()) {
+        for (const auto& [k, val] : h->items()) {
+            out.set(k, val.is_string() ? val.get<std::string>() : val.dump());
+            if (lower(k) == "content-type") has_type = true;
+        }
+    }
+    return has_type;
+}
+
 }  // namespace
 
 bool textual_content_type(std::string_view content_type) {
@@ -120,13 +132,7 @@ http::response payload_v2_response(const std::string& body_text, const std::stri
         if (result.value("isBase64Encoded", false)) body = codec::base64_decode(body).value_or("");
         http::response out{static_cast<status>(code), 11};
         out.body() = std::move(body);
-        bool has_type = false;
-        if (auto h = result.find("headers"); h != result.end() && h->is_object()) {
-            for (const auto& [k, val] : h->items()) {
-                out.set(k, val.is_string() ? val.get<std::string>() : val.dump());
-                if (lower(k) == "content-type") has_type = true;
-            }
-        }
+        const bool has_type = set_headers(out, result);
         if (auto ck = result.find("cookies"); ck != result.end() && ck->is_array()) {
             for (const auto& cookie : *ck) {
                 if (cookie.is_string()) out.insert(bhttp::field::set_cookie, cookie.get<std::string>());
@@ -229,13 +235,7 @@ http::response payload_v1_response(const std::string& body_text, const std::stri
     if (result.value("isBase64Encoded", false)) body = codec::base64_decode(body).value_or("");
     http::response out{static_cast<status>(code), 11};
     out.body() = std::move(body);
-    bool has_type = false;
-    if (auto h = result.find("headers"); h != result.end() && h->is_object()) {
-        for (const auto& [k, val] : h->items()) {
-            out.set(k, val.is_string() ? val.get<std::string>() : val.dump());
-            if (lower(k) == "content-type") has_type = true;
-        }
-    }
+    bool has_type = set_headers(out, result);
     if (auto mh = result.find("multiValueHeaders"); mh != result.end() && mh->is_object()) {
         for (const auto& [k, vals] : mh->items()) {
             if (!vals.is_array()) continue;
