@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lambent_testlib import create_function, expect_error, function_arn, make_client, make_zip, unique_name
+from lambent_testlib import (create_function, expect_error, function_arn, make_client, make_zip, unique_name,
+                             wait_until)
 
 ECHO = "def handler(event, context):\n    print('EVENT ' + __import__('json').dumps(event))\n    return event\n"
 FAIL = ("def handler(event, context):\n    print('ATTEMPT ' + context.aws_request_id)\n"
@@ -23,16 +24,6 @@ def log_lines(data_dir: Path, function: str):
             if re.match(r"^\d{13}\t", line):
                 out.append(line.split("\t", 1)[1])
     return out
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def sink_records(data_dir, sink):
@@ -54,7 +45,7 @@ def test_event_invoke_runs_and_success_destination_gets_the_record(async_server)
     res = c.invoke(FunctionName=fn, InvocationType="Event", Payload=json.dumps({"hello": "async"}).encode())
     assert res["StatusCode"] == 202
     request_id = res["ResponseMetadata"]["RequestId"]
-    records = wait_for(lambda: sink_records(async_server.data_dir, sink), 15, "the destination record")
+    records = wait_until(lambda: sink_records(async_server.data_dir, sink), 15, what="the destination record")
     rec = records[0]
     assert rec["version"] == "1.0"
     assert rec["requestContext"] == {"requestId": request_id, "functionArn": function_arn(fn, "$LATEST"),
@@ -73,7 +64,7 @@ def test_failures_are_retried_per_config_then_sent_to_on_failure(async_server):
         "OnFailure": {"Destination": function_arn(sink)}})
     res = c.invoke(FunctionName=fn, InvocationType="Event", Payload=b'{"x": 1}')
     request_id = res["ResponseMetadata"]["RequestId"]
-    records = wait_for(lambda: sink_records(async_server.data_dir, sink), 20, "the failure record")
+    records = wait_until(lambda: sink_records(async_server.data_dir, sink), 20, what="the failure record")
     rec = records[0]
     assert rec["requestContext"]["condition"] == "RetriesExhausted"
     assert rec["requestContext"]["approximateInvokeCount"] == 3
@@ -89,7 +80,7 @@ def test_zero_retries(async_server):
     create_function(c, fn, make_zip({"app.py": FAIL}))
     c.put_function_event_invoke_config(FunctionName=fn, MaximumRetryAttempts=0)
     request_id = c.invoke(FunctionName=fn, InvocationType="Event", Payload=b"{}")["ResponseMetadata"]["RequestId"]
-    wait_for(lambda: f"ATTEMPT {request_id}" in log_lines(async_server.data_dir, fn), 15, "the attempt")
+    wait_until(lambda: f"ATTEMPT {request_id}" in log_lines(async_server.data_dir, fn), 15, what="the attempt")
     time.sleep(1.5)  # several retry delays: nothing more may run
     assert log_lines(async_server.data_dir, fn).count(f"ATTEMPT {request_id}") == 1
 
@@ -108,7 +99,7 @@ def test_queued_events_survive_restart(server_factory, crash):
         nums = [int(l.split()[1]) for l in log_lines(srv.data_dir, fn) if l.startswith("EVENT ")]
         return nums if len(set(nums)) == 100 else None
 
-    nums = wait_for(seen, 60, "all 100 events")
+    nums = wait_until(seen, 60, what="all 100 events")
     counts = {n: nums.count(n) for n in set(nums)}
     # Exactly once, or at most once more than that for the events running at the crash (an attempt
     # started before the crash counts against the retry policy of 2).

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from lambent_testlib import create_function, function_arn, make_client, make_zip, unique_name
+from lambent_testlib import create_function, function_arn, make_client, make_zip, unique_name, wait_until
 
 ECHO = ("import json\n\ndef handler(event, context):\n"
         "    print('EVENT ' + json.dumps(event))\n    return event\n")
@@ -310,16 +310,6 @@ def sink_records(srv, sink):
     return [json.loads(l[len("EVENT "):]) for l in log_lines(srv.data_dir, sink) if l.startswith("EVENT ")]
 
 
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 def test_async_timeout_goes_through_retries_to_on_failure(srv):
     c = make_client(srv.url)
     fn, sink = new_function(c), new_function(c)
@@ -327,7 +317,7 @@ def test_async_timeout_goes_through_retries_to_on_failure(srv):
         "OnFailure": {"Destination": function_arn(sink)}})
     set_fault(srv, fn, Fault="timeout")
     request_id = c.invoke(FunctionName=fn, InvocationType="Event", Payload=b'{"a": 1}')["ResponseMetadata"]["RequestId"]
-    rec = wait_for(lambda: sink_records(srv, sink), 30, "the failure record")[0]
+    rec = wait_until(lambda: sink_records(srv, sink), 30, what="the failure record")[0]
     assert rec["requestContext"]["requestId"] == request_id
     assert rec["requestContext"]["condition"] == "RetriesExhausted"
     assert rec["requestContext"]["approximateInvokeCount"] == 2  # the retry saw the fault too
@@ -343,7 +333,7 @@ def test_async_throttle_is_retried_then_succeeds(srv):
         "OnSuccess": {"Destination": function_arn(sink)}})
     set_fault(srv, fn, Fault="throttle", Count=1)
     c.invoke(FunctionName=fn, InvocationType="Event", Payload=b'{"b": 2}')
-    rec = wait_for(lambda: sink_records(srv, sink), 30, "the success record")[0]
+    rec = wait_until(lambda: sink_records(srv, sink), 30, what="the success record")[0]
     assert rec["requestContext"]["condition"] == "Success"
     assert rec["responsePayload"] == {"b": 2}
     assert faults_of(srv, fn) == []  # the throttle was injected once, then the event ran
