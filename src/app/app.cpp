@@ -255,6 +255,7 @@ int serve(const config& cfg) {
     http::server_options hopts;
     hopts.idle_timeout = std::chrono::seconds(120);
     hopts.body_timeout = std::chrono::seconds(300);
+    hopts.write_timeout = std::chrono::seconds(60);
     hopts.header_timeout = cfg.header_timeout;
     hopts.max_connections = cfg.max_connections > 0 ? static_cast<std::size_t>(cfg.max_connections) : 0;
     hopts.over_limit = [limit = cfg.max_connections]() {

@@ -125,3 +125,71 @@ def test_boto3_retries_the_503(server_factory):
     assert e.value.response["Error"]["Code"] == "ServiceException"
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
     busy.close()
+
+
+def responses_in(data: bytes) -> list[tuple[bytes, bytes]]:
+    """Splits a byte stream of HTTP/1.1 responses with Content-Length into (head, body) pairs."""
+    out = []
+    while data:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        assert sep, data
+        length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:"))
+        out.append((head, rest[:length]))
+        data = rest[length:]
+    return out
+
+
+BAD_NAME_BODY = json.dumps({"FunctionName": "bad name!", "Runtime": "python3.12", "Handler": "a.b",
+                            "Role": "arn:aws:iam::000000000000:role/r", "Code": {"ZipFile": ""}}).encode()
+
+
+def assert_bad_name_answer(head: bytes, body: bytes):
+    # The name is the body's last detail the server checks: seeing it quoted back shows the whole body was read.
+    assert head.startswith(b"HTTP/1.1 400"), head
+    assert b"bad name!" in body, body
+
+
+def test_pipelined_requests_in_one_write_are_answered_in_order(server_factory):
+    srv = server_factory.new("pipe")
+    s = connect(srv.port)
+    s.sendall(b"GET /_lambent/health HTTP/1.1\r\nHost: x\r\n\r\n"
+              b"POST /2015-03-31/functions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              b"Content-Length: " + str(len(BAD_NAME_BODY)).encode() + b"\r\n\r\n" + BAD_NAME_BODY +
+              b"GET /2015-03-31/functions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    answers = responses_in(read_response(s))
+    s.close()
+    assert len(answers) == 3, answers
+    assert answers[0][0].startswith(b"HTTP/1.1 200") and json.loads(answers[0][1]) == {"status": "ok"}
+    assert_bad_name_answer(*answers[1])
+    assert answers[2][0].startswith(b"HTTP/1.1 200") and "Functions" in json.loads(answers[2][1])
+
+
+def test_a_request_in_many_small_pieces_is_read_whole(server_factory):
+    srv = server_factory.new("pieces", extra_args=["--header-timeout", "60"])
+    s = connect(srv.port)
+    request = (b"POST /2015-03-31/functions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               b"Content-Length: " + str(len(BAD_NAME_BODY)).encode() + b"\r\nConnection: close\r\n\r\n" + BAD_NAME_BODY)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    for i in range(0, len(request), 7):  # header and body arrive in 7-byte segments
+        s.sendall(request[i:i + 7])
+        time.sleep(0.002)
+    answers = responses_in(read_response(s))
+    s.close()
+    assert len(answers) == 1
+    assert_bad_name_answer(*answers[0])
+
+
+def test_a_chunked_request_body_is_read_whole(server_factory):
+    srv = server_factory.new("chunked")
+    s = connect(srv.port)
+    half = len(BAD_NAME_BODY) // 2
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (BAD_NAME_BODY[:half], BAD_NAME_BODY[half:]))
+    s.sendall(b"POST /2015-03-31/functions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+    settle()
+    s.sendall(chunks + b"0\r\n\r\n")
+    answers = responses_in(read_response(s))
+    s.close()
+    assert len(answers) == 1
+    assert_bad_name_answer(*answers[0])

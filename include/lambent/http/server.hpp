@@ -62,6 +62,8 @@ struct server_options {
     std::chrono::milliseconds header_timeout{0};
     /// Time allowed to receive a request body once its header arrived (none when zero).
     std::chrono::milliseconds body_timeout{0};
+    /// Time allowed to write a response (none when zero): a client that stops reading is cut off.
+    std::chrono::milliseconds write_timeout{0};
     std::size_t header_limit = 64 * 1024;
     /// Open connections served at once (0: no limit). Past it, the connection idle the longest between
     /// requests is closed to make room; when none is idle the new one gets `over_limit` and is closed.
