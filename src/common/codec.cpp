@@ -1,6 +1,6 @@
 #include "lambent/common/codec.hpp"
 
-#include <boost/uuid/random_generator.hpp>
+#include <boost/uuid/uuid.hpp>
 #include <boost/uuid/uuid_io.hpp>
 #include <fmt/chrono.h>
 #include <fmt/format.h>
@@ -10,6 +10,7 @@
 #include <array>
 #include <random>
 #include <cctype>
+#include <cstring>
 #include <ctime>
 
 namespace lambent::codec {
@@ -77,8 +78,23 @@ std::string hex(std::string_view bytes) {
 }
 
 std::string uuid4() {
-    thread_local boost::uuids::random_generator gen;
-    return boost::uuids::to_string(gen());
+    // OpenSSL's DRBG, like random_hex: Boost's generator asks the kernel (getrandom) for every id, a system
+    // call per request.
+    // Taken from a block of 4 KiB: OpenSSL checks for a fork (getpid) on every call. (The server's children
+    // exec at once; none of them makes ids from a copy of this block.)
+    thread_local std::array<unsigned char, 4096> pool{};
+    thread_local std::size_t used = pool.size();
+    boost::uuids::uuid id{};
+    if (used + id.size() > pool.size()) {
+        RAND_bytes(pool.data(), static_cast<int>(pool.size()));
+        used = 0;
+    }
+    std::memcpy(id.data, pool.data() + used, id.size());
+    std::memset(pool.data() + used, 0, id.size());  // each id is handed out once
+    used += id.size();
+    id.data[6] = static_cast<std::uint8_t>((id.data[6] & 0x0F) | 0x40);  // version 4
+    id.data[8] = static_cast<std::uint8_t>((id.data[8] & 0x3F) | 0x80);  // RFC 4122 variant
+    return boost::uuids::to_string(id);
 }
 
 std::string random_hex(std::size_t n) {
@@ -120,6 +136,9 @@ std::string iso_timestamp(sys_ms t) {
 std::string date_path(sys_ms t) { return fmt::format("{:%Y/%m/%d}", utc(t)); }
 
 std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space) {
+    if (s.find('%') == std::string_view::npos && (!plus_is_space || s.find('+') == std::string_view::npos)) {
+        return std::string(s);  // nothing to decode (most paths)
+    }
     std::string out;
     out.reserve(s.size());
     auto val = [](char c) -> int {

@@ -5,6 +5,8 @@
 
 #include "lambent/common/codec.hpp"
 
+#include <algorithm>
+
 namespace lambent::http {
 
 std::optional<std::string> target::param(const std::string& key) const {
@@ -18,6 +20,7 @@ target parse_target(std::string_view raw) {
     const auto qpos = raw.find('?');
     const std::string_view path = raw.substr(0, qpos);
     std::size_t start = path.empty() || path.front() != '/' ? 0 : 1;
+    t.segments.reserve(static_cast<std::size_t>(std::count(path.begin(), path.end(), '/')) + 1);
     while (start <= path.size()) {
         auto end = path.find('/', start);
         if (end == std::string_view::npos) end = path.size();

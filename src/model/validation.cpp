@@ -479,7 +479,12 @@ result<function_ref> parse_function_name(std::string_view value, name_shape shap
               fmt::format("Member must have length less than or equal to {}", max_len));
         return v.as_error();
     }
-    if (!full_match(value, pattern)) {
+    // A plain name (the usual case, on every Invoke) matches the pattern's NAME group alone: no regex needed.
+    const bool plain = std::all_of(value.begin(), value.end(), [shape](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+               (c == '.' && shape == name_shape::namespaced);
+    });
+    if (!plain && !full_match(value, pattern)) {
         v.add(violations::quote(value), "functionName",
               fmt::format("Member must satisfy regular expression pattern: {}", pattern));
         return v.as_error();

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <regex>
+#include <set>
+
 using namespace lambent::codec;
 
 TEST(codec, base64_round_trips_every_length) {
@@ -38,6 +41,17 @@ TEST(codec, uuid4_shape) {
     ASSERT_EQ(id.size(), 36u);
     EXPECT_EQ(id[14], '4');
     EXPECT_NE(uuid4(), id);
+}
+
+TEST(codec, uuid4_ids_are_distinct_version_4_across_random_blocks) {
+    // Ids are cut from 4 KiB blocks of random bytes (256 ids each): cross a few block boundaries.
+    std::set<std::string> seen;
+    const std::regex v4("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}");
+    for (int i = 0; i < 1000; ++i) {
+        const auto id = uuid4();
+        ASSERT_TRUE(std::regex_match(id, v4)) << id;
+        ASSERT_TRUE(seen.insert(id).second) << "repeated id " << id;
+    }
 }
 
 TEST(codec, lambda_timestamp_format) {

@@ -56,6 +56,12 @@ TEST(parse_name, rejects_with_aws_messages) {
                                      "' at 'functionName' failed to satisfy constraint: Member must have length less "
                                      "than or equal to 64");
 
+    // A dot is allowed in a namespaced name (Get, Invoke…), not in a FunctionName (Create).
+    EXPECT_TRUE(model::parse_function_name("my.fn", model::name_shape::namespaced, test_account).has_value());
+    r = model::parse_function_name("my.fn", model::name_shape::function_name, test_account);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_NE(r.error().message.find("Member must satisfy regular expression pattern"), std::string::npos);
+
     r = model::parse_function_name("bad name!", model::name_shape::function_name, test_account);
     ASSERT_FALSE(r.has_value());
     EXPECT_NE(r.error().message.find("Member must satisfy regular expression pattern"), std::string::npos);
