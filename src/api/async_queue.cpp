@@ -145,7 +145,7 @@ asio::awaitable<void> lambda_api::run_event(std::shared_ptr<lambda_api> self, st
             if (!again) {
                 condition = "Dropped";
             } else {
-                req.function = *again->record;
+                req.function = again->snapshot;
                 req.invoked_arn = again->arn;
                 req.payload = e.payload;
                 req.request_id = e.id;  // the same request id for every attempt, as AWS

@@ -184,7 +184,7 @@ asio::awaitable<http::response> lambda_api::serve_function_url(call c) {
     }
 
     scheduler::invoke_request req;
-    req.function = *target->record;
+    req.function = target->snapshot;
     req.invoked_arn = target->arn;
     req.payload = event.dump(-1, ' ', false, json::error_handler_t::replace);
     req.request_id = c.request_id;

@@ -159,8 +159,28 @@ result<const lambda_api::function_entry*> lambda_api::find_existing(const std::s
     return e;
 }
 
+namespace {
+
+std::shared_ptr<const model::function_record> snapshot_of(const lambda_api::function_entry& e,
+                                                          const model::function_record& r) {
+    auto& slot = &r == &e.latest ? e.latest_snapshot : e.version_snapshots[std::stoi(r.version)];
+    if (!slot || slot->revision_id != r.revision_id || slot->version != r.version) {
+        slot = std::make_shared<const model::function_record>(r);
+    }
+    return slot;
+}
+
+}  // namespace
+
 result<lambda_api::resolved> lambda_api::resolve(const function_entry& e, const std::optional<std::string>& qualifier,
                                                   bool invoking) const {
+    auto r = resolve_record(e, qualifier, invoking);
+    if (r && invoking) r->snapshot = snapshot_of(e, *r->record);
+    return r;
+}
+
+result<lambda_api::resolved> lambda_api::resolve_record(const function_entry& e, const std::optional<std::string>& qualifier,
+                                                         bool invoking) const {
     const std::string& name = e.latest.name;
     resolved r;
     if (!qualifier || *qualifier == "$LATEST") {
@@ -1327,7 +1347,7 @@ asio::awaitable<http::response> lambda_api::invoke(call c, bool legacy_async) {
     }
 
     scheduler::invoke_request req;
-    req.function = *f;
+    req.function = target->snapshot;
     req.invoked_arn = target->arn;
     req.payload = std::move(payload);
     req.request_id = c.request_id;

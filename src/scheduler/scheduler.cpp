@@ -24,6 +24,7 @@
 #include <spdlog/spdlog.h>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -31,6 +32,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <deque>
@@ -206,8 +209,7 @@ struct invocation {
     steady::time_point enqueued = steady::now();
     steady::time_point started;
     std::int64_t deadline_epoch_ms = 0;
-    std::string log;  // this invocation's log text, for the tail
-    std::optional<asio::steady_timer> timer;
+    std::string log;  // this invocation's log text, kept for the tail when it was asked for (LogType Tail)
     std::optional<fault_kind> fault;  // injected timeout or oom, applied when a worker takes it
 };
 
@@ -311,7 +313,7 @@ public:
 
     worker(std::shared_ptr<scheduler_impl> s, std::shared_ptr<pool> p, bool provisioned = false)
         : sched_(std::move(s)), pool_(std::move(p)), pidfd_(sched_->io), out_(sched_->io), err_(sched_->io),
-          control_(sched_->io), provisioned_(provisioned) {}
+          control_(sched_->io), deadline_timer_(sched_->io), provisioned_(provisioned) {}
     bool provisioned() const { return provisioned_; }
     void set_prewarmed() { prewarmed_ = true; }
 
@@ -348,10 +350,12 @@ private:
     void on_exit(int wait_status);
     void feed(int which, std::string_view chunk);
     void emit_line(std::string_view line);
-    void platform_line(const std::string& line);
+    void platform_line(std::string_view line);
     void drain();
     void complete(invoke_result res, const std::string& status_suffix);
     void timed_out(const std::shared_ptr<invocation>& inv);
+    void arm_deadline();
+    void on_deadline();
     void init_failed(std::string type, std::string body);
     std::string injected_init_error() const;
     http::response render(const invocation& inv) const;
@@ -367,6 +371,11 @@ private:
     asio::posix::stream_descriptor out_;
     asio::posix::stream_descriptor err_;
     asio::posix::stream_descriptor control_;  // sandbox: the jail's control socket
+    // The running invocation's timeout. One timer per worker, re-armed lazily (see on_deadline): back-to-back
+    // invocations cost no timer operations.
+    asio::steady_timer deadline_timer_;
+    bool deadline_armed_ = false;
+    steady::time_point deadline_;
     bool runtime_api_adopted_ = false;
     bool killed_ = false;
     bool provisioned_ = false;
@@ -755,7 +764,7 @@ void worker::feed(int which, std::string_view chunk) {
 
 void worker::emit_line(std::string_view line) {
     log_->write(line, epoch_ms());
-    if (current_ && !current_->finished) {
+    if (current_ && !current_->finished && current_->req.want_log_tail) {
         current_->log.append(line);
         current_->log.push_back('\n');
         if (current_->log.size() > 64 * 1024) {  // only the tail is ever returned
@@ -765,15 +774,26 @@ void worker::emit_line(std::string_view line) {
     spdlog::debug("[{}] {}", pool_->function.name, line);
 }
 
-void worker::platform_line(const std::string& line) { emit_line(line); }
+void worker::platform_line(std::string_view line) { emit_line(line); }
 
 void worker::drain() {
     // The runtime wrote its output before posting the result: read what the pipes hold now so those
     // lines belong to this invocation.
+    // One poll() tells which pipe holds anything (usually neither): cheaper than a read per pipe.
+    std::array<pollfd, 2> fds{};
+    nfds_t n_fds = 0;
+    for (auto* stream : {&out_, &err_}) {
+        if (stream->is_open()) fds[n_fds++] = pollfd{stream->native_handle(), POLLIN, 0};
+    }
+    if (n_fds == 0 || ::poll(fds.data(), n_fds, 0) <= 0) return;
     char buf[8192];
     for (int which = 0; which < 2; ++which) {
         auto& stream = which == 0 ? out_ : err_;
         if (!stream.is_open()) continue;
+        const bool ready = std::any_of(fds.begin(), fds.begin() + n_fds, [&stream](const pollfd& p) {
+            return p.fd == stream.native_handle() && (p.revents & (POLLIN | POLLHUP)) != 0;
+        });
+        if (!ready) continue;
         for (;;) {
             const ssize_t n = ::read(stream.native_handle(), buf, sizeof buf);
             if (n <= 0) break;
@@ -844,13 +864,12 @@ void worker::dispatch(const std::shared_ptr<invocation>& inv) {
     current_ = inv;
     inv->started = steady::now();
     inv->deadline_epoch_ms = epoch_ms() + static_cast<std::int64_t>(f.timeout_s) * 1000;
-    platform_line(fmt::format("START RequestId: {} Version: {}", inv->req.request_id, f.version));
-    inv->timer.emplace(sched_->io, std::chrono::seconds(f.timeout_s));
-    inv->timer->async_wait([weak = weak_from_this(), inv](boost::system::error_code ec) {
-        auto self = weak.lock();
-        if (ec || !self) return;
-        self->timed_out(inv);
-    });
+    fmt::memory_buffer line;
+    fmt::format_to(std::back_inserter(line), "START RequestId: {} Version: {}", inv->req.request_id, f.version);
+    platform_line(std::string_view(line.data(), line.size()));
+    if (inv->req.want_log_tail) inv->log.reserve(256);  // START, END, REPORT and the function's own lines
+    deadline_ = inv->started + std::chrono::seconds(f.timeout_s);
+    if (!deadline_armed_) arm_deadline();
     waiter_(inv);
     // Injected faults (docs/faults.md) end the invocation through the real paths, before the runtime can answer.
     if (inv->fault == fault_kind::timeout) {
@@ -859,6 +878,28 @@ void worker::dispatch(const std::shared_ptr<invocation>& inv) {
         injected_oom_ = true;
         kill();  // on_exit reports it exactly like a cgroup OOM kill
     }
+}
+
+void worker::arm_deadline() {
+    deadline_armed_ = true;
+    deadline_timer_.expires_at(deadline_);
+    deadline_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+        auto self = weak.lock();
+        if (!self) return;
+        self->deadline_armed_ = false;
+        if (!ec) self->on_deadline();
+    });
+}
+
+void worker::on_deadline() {
+    // The timer was set for the deadline of the invocation running when it was armed. Since then that one
+    // may have finished and others started: wait on for the running one's, or stop until the next dispatch.
+    if (!current_ || current_->finished || state_ == state::dead) return;
+    if (steady::now() < deadline_) {
+        arm_deadline();
+        return;
+    }
+    timed_out(current_);
 }
 
 void worker::timed_out(const std::shared_ptr<invocation>& inv) {
@@ -881,18 +922,23 @@ void worker::complete(invoke_result res, const std::string& status_suffix) {
     auto inv = current_;
     const auto& f = pool_->function;
     const double duration = ms_between(inv->started, steady::now());
-    platform_line(fmt::format("END RequestId: {}", inv->req.request_id));
-    std::string report = fmt::format(
+    fmt::memory_buffer line;  // the platform lines are formatted on the stack: no allocation per invocation
+    fmt::format_to(std::back_inserter(line), "END RequestId: {}", inv->req.request_id);
+    platform_line(std::string_view(line.data(), line.size()));
+    line.clear();
+    fmt::format_to(
+        std::back_inserter(line),
         "REPORT RequestId: {}\tDuration: {:.2f} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {} MB\t",
         inv->req.request_id, duration, static_cast<long long>(std::ceil(duration)), f.memory_mb, max_memory_mb());
     if (pending_init_ms_) {
-        report += fmt::format("Init Duration: {:.2f} ms\t", *pending_init_ms_);
+        fmt::format_to(std::back_inserter(line), "Init Duration: {:.2f} ms\t", *pending_init_ms_);
         pending_init_ms_.reset();
     }
-    platform_line(report + status_suffix);
+    line.append(status_suffix);
+    platform_line(std::string_view(line.data(), line.size()));
     // One write per invocation: a finished invocation's log survives even a kill -9 of the server.
     log_->flush();
-    res.log_tail = inv->log;
+    res.log_tail = std::move(inv->log);
     res.executed_version = f.version;
     last_request_id_ = inv->req.request_id;
     sched_->finish(inv, std::move(res));
@@ -1056,6 +1102,7 @@ void worker::on_exit(int wait_status) {
     err_.close(ec);
     pidfd_.close(ec);
     control_.close(ec);
+    deadline_timer_.cancel();
     if (!cgroup_.empty()) {
         // rmdir may need a few retries while the kernel releases the tasks: off the event loop.
         asio::post(sched_->blocking, [cg = std::move(cgroup_)]() mutable { cg.remove(); });
@@ -1256,7 +1303,7 @@ asio::awaitable<invoke_result> scheduler_impl::invoke(std::shared_ptr<scheduler_
     }
     // Concurrency: a function with reserved concurrency R runs at most R at once; the others share what is
     // left of the account limit (contract §9.1).
-    const std::string fn = req.function.name;
+    const std::string fn = req.function->name;
     auto full = [&self, &fn]() -> const char* {
         auto r = self->reserved.find(fn);
         if (r != self->reserved.end()) {
@@ -1269,7 +1316,7 @@ asio::awaitable<invoke_result> scheduler_impl::invoke(std::shared_ptr<scheduler_
     // Injected faults (docs/faults.md) take the same paths as the real failures they stand for.
     std::optional<fault> injected;
     if (!self->faults.empty()) {
-        injected = self->faults.take(fn, req.function.version, qualifier_of_arn(req.invoked_arn));
+        injected = self->faults.take(fn, req.function->version, qualifier_of_arn(req.invoked_arn));
     }
     const auto injected_kind = injected ? std::optional<fault_kind>(injected->kind) : std::nullopt;
     if (injected) ++self->stats.function(fn).faults_injected;
@@ -1296,21 +1343,21 @@ asio::awaitable<invoke_result> scheduler_impl::invoke(std::shared_ptr<scheduler_
             co_await wait.async_wait(tuple_awaitable);
         }
     }
-    auto rt = self->runtimes.find(req.function.runtime);
+    auto rt = self->runtimes.find(req.function->runtime);
     if (rt == self->runtimes.end() || rt->second.command.empty() ||
         (rt->second.command[0].front() != '/' && rt->second.command[0].front() != '{')) {
         throttled.failure = make_error(errc::invalid_runtime,
-                                       fmt::format("The runtime {} is not available on this host.", req.function.runtime));
+                                       fmt::format("The runtime {} is not available on this host.", req.function->runtime));
         co_return throttled;
     }
     // An injected init error needs an environment of its own that fails its init: a separate pool.
     const bool fail_init = injected_kind == fault_kind::init_error;
-    const std::string key = req.function.name + "\n" + req.function.revision_id + (fail_init ? "\ninit-error" : "");
+    const std::string key = req.function->name + "\n" + req.function->revision_id + (fail_init ? "\ninit-error" : "");
     auto& p = self->pools[key];
     if (!p) {
         p = std::make_shared<pool>();
         p->key = key;
-        p->function = req.function;
+        p->function = *req.function;
         p->spec = rt->second;
         p->fail_init = fail_init;
     }
@@ -1431,7 +1478,6 @@ void scheduler_impl::fail_head(const std::shared_ptr<pool>& p, const std::string
 void scheduler_impl::finish(const std::shared_ptr<invocation>& inv, invoke_result res) {
     if (inv->finished) return;
     inv->finished = true;
-    if (inv->timer) inv->timer->cancel();
     inv->handler(std::move(res));
 }
 

@@ -54,6 +54,22 @@ def test_timeout_returns_sandbox_timedout_and_next_invoke_is_cold(client, server
     assert rep.group(6) is not None, f"the invoke after a timeout must be a cold start: {nxt.log}"
 
 
+def test_timeout_counts_from_each_invocations_own_start(client, server, make_fn):
+    # A worker keeps one timeout timer, set for the first invocation's deadline and moved on lazily: an
+    # invocation that starts later must still get its whole Timeout, not the rest of an earlier one's.
+    name = make_fn(provided_zip(), timeout=1)
+    warm = invoke(client, name, {"action": "counter"}).json()
+    wait_bash_worker_idle(server.pid, warm["stream"])
+    time.sleep(0.6)  # the earlier invocation's deadline passes while the slow one below runs
+    t0 = time.monotonic()
+    r = invoke(client, name, {"action": "sleep", "seconds": 5})
+    elapsed = time.monotonic() - t0
+    _platform_error(r, "Sandbox.Timedout", f"RequestId: {r.request_id} Error: Task timed out after 1.00 seconds")
+    _, rep = check_tail_frame(r.log, r.request_id)
+    assert 1000 <= float(rep.group(2)) < 2500, f"Duration {rep.group(2)} ms for Timeout=1: {r.log}"
+    assert 0.95 <= elapsed < 3.5, f"the timeout answer took {elapsed:.2f} s for Timeout=1"
+
+
 def test_timeout_message_uses_configured_seconds(client, make_fn):
     name = make_fn(provided_zip(), timeout=2)
     r = invoke(client, name, {"action": "sleep", "seconds": 6}, tail=False)

@@ -78,6 +78,10 @@ public:
         std::map<std::string, std::pair<int, std::int64_t>> provisioned;  // qualifier -> (requested, last modified ms)
         std::map<std::string, nlohmann::json> urls;  // qualifier ("" = $LATEST) -> Function URL config
         int last_version = 0;  // version numbers are never reused, even after a delete
+        /// Immutable copies handed to invocations, one per record, renewed when its RevisionId changes
+        /// (every change that affects a run changes it): an invoke shares one instead of copying the record.
+        mutable std::shared_ptr<const model::function_record> latest_snapshot;
+        mutable std::map<int, std::shared_ptr<const model::function_record>> version_snapshots;
     };
     const function_entry* find(const std::string& name) const;
     /// find(), or AWS's ResourceNotFoundException "Function not found: <ARN>" for a function that does not exist.
@@ -87,6 +91,7 @@ public:
     struct resolved {
         const model::function_record* record = nullptr;
         std::string arn;  // the ARN as called (qualified when a qualifier was given)
+        std::shared_ptr<const model::function_record> snapshot;  // of record; when resolved for invoking
     };
 
 private:
@@ -161,6 +166,8 @@ private:
     /// Resolves `qualifier` ($LATEST, a version number, an alias; none = $LATEST) for reading or invoking.
     /// Invoking picks a version by the alias's routing weights.
     result<resolved> resolve(const function_entry& e, const std::optional<std::string>& qualifier, bool invoking) const;
+    result<resolved> resolve_record(const function_entry& e, const std::optional<std::string>& qualifier,
+                                    bool invoking) const;
     /// Publishes $LATEST as a new version (or returns the last one when nothing changed since).
     http::asio::awaitable<result<model::function_record>> publish(std::string name, std::string description);
     int unreserved_concurrency() const;

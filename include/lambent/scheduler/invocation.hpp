@@ -6,12 +6,13 @@
 
 #include <chrono>
 #include <optional>
+#include <memory>
 #include <string>
 
 namespace lambent::scheduler {
 
 struct invoke_request {
-    model::function_record function;  // snapshot of the version being invoked
+    std::shared_ptr<const model::function_record> function;  // snapshot of the version being invoked
     std::string invoked_arn;          // as called (unqualified for plain $LATEST calls)
     std::string payload;
     std::string request_id;
