@@ -441,14 +441,19 @@ function parseJsonHeader(value, name) {
 }
 
 // Fields of the context object that come from the environment and the /next headers (§6.4).
+// The environment's fixed facts, read once: every process.env read is a call into C++.
+const ENVIRONMENT = Object.freeze({
+  functionVersion: process.env.AWS_LAMBDA_FUNCTION_VERSION,
+  functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
+  memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+  logGroupName: process.env.AWS_LAMBDA_LOG_GROUP_NAME,
+  logStreamName: process.env.AWS_LAMBDA_LOG_STREAM_NAME,
+});
+
 function invocationData(headers, id) {
   const deadline = Number(headers['lambda-runtime-deadline-ms']);
   return {
-    functionVersion: process.env.AWS_LAMBDA_FUNCTION_VERSION,
-    functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
-    memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
-    logGroupName: process.env.AWS_LAMBDA_LOG_GROUP_NAME,
-    logStreamName: process.env.AWS_LAMBDA_LOG_STREAM_NAME,
+    ...ENVIRONMENT,
     clientContext: parseJsonHeader(headers['lambda-runtime-client-context'], 'ClientContext'),
     identity: parseJsonHeader(headers['lambda-runtime-cognito-identity'], 'CognitoIdentity'),
     invokedFunctionArn: headers['lambda-runtime-invoked-function-arn'],
