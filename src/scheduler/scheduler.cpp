@@ -221,6 +221,7 @@ struct pool {
     runtime_spec spec;
     std::deque<std::shared_ptr<invocation>> queue;
     std::vector<std::shared_ptr<worker>> workers;
+    std::vector<std::shared_ptr<worker>> idle;  // parked in /next, most recent last (may hold stale entries)
     bool retired = false;
     int provisioned = 0;  // provisioned concurrency: workers kept initialised
     bool fail_init = false;  // injected init-error: every worker of this pool fails its init
@@ -857,9 +858,11 @@ asio::awaitable<http::response> worker::on_next(std::shared_ptr<worker> self) {
 
 void worker::dispatch(const std::shared_ptr<invocation>& inv) {
     const auto& f = pool_->function;
-    // What the runtime wrote before asking for this event (its init output, or output between events) is
-    // in the pipes already: log it before START, not as part of the invocation (and its log tail).
-    drain();
+    // The runtime's init output is in the pipes already: log it before the first START, not as part of
+    // the invocation (and its log tail). Output a warm environment writes between events (after it posted
+    // a result) is read as it comes, like AWS, where a frozen environment's late output shows up in the
+    // next invocation: no poll() on the warm path for it.
+    if (last_request_id_.empty()) drain();
     state_ = state::busy;
     current_ = inv;
     inv->started = steady::now();
@@ -1392,7 +1395,11 @@ asio::awaitable<invoke_result> scheduler_impl::invoke(std::shared_ptr<scheduler_
 }
 
 void scheduler_impl::submit(const std::shared_ptr<pool>& p, const std::shared_ptr<invocation>& inv) {
-    for (auto& w : p->workers) {
+    // The worker parked last first: its memory is the likeliest to be in cache. Entries of workers that
+    // were killed or taken since they parked are dropped on the way.
+    while (!p->idle.empty()) {
+        auto w = std::move(p->idle.back());
+        p->idle.pop_back();
         if (w->waiting_for_work()) {
             ++stats.function(p->function.name).warm_starts;
             w->dispatch(inv);
@@ -1459,7 +1466,9 @@ void scheduler_impl::worker_ready(const std::shared_ptr<worker>& w) {
     }
     if (p->retired || stopped) {
         w->kill();
+        return;
     }
+    p->idle.push_back(w);
 }
 
 void scheduler_impl::fail_head(const std::shared_ptr<pool>& p, const std::string& body_or_reason, bool init_error) {
@@ -1484,6 +1493,7 @@ void scheduler_impl::finish(const std::shared_ptr<invocation>& inv, invoke_resul
 void scheduler_impl::worker_gone(const std::shared_ptr<worker>& w) {
     auto p = w->owner();
     std::erase(p->workers, w);
+    std::erase(p->idle, w);
     rebalance(p);  // queued invocations still need workers
     if (w->provisioned()) ensure_provisioned(p);  // a crashed provisioned worker is replaced
     if (p->workers.empty() && p->queue.empty() && p->provisioned == 0) {
