@@ -969,14 +969,14 @@ http::response worker::on_result(const std::string& id, http::request& req, bool
     drain();
     invoke_result res;
     res.body = std::move(req.body());
-    std::string suffix;
     if (is_error) {
         res.function_error = "Unhandled";
         const std::string type = runtime_error_type(req["Lambda-Runtime-Function-Error-Type"]);
         if (res.body.empty()) res.body = function_error_body(type, "");
-        suffix = fmt::format("Status: error\tError Type: {}\t", type);
     }
-    complete(std::move(res), is_error ? "" : "");
+    // An error the function reports itself ends with a plain REPORT line on AWS; `Status:` and `Error Type:`
+    // are only appended when the platform ends the invocation (timeout, exit, out of memory).
+    complete(std::move(res), "");
     if (pool_->retired) {
         asio::post(sched_->io, [self = shared_from_this()] { self->kill(); });
     }
