@@ -660,6 +660,21 @@ def create_function(client, name: str | None = None, zip_bytes: bytes | None = N
     return client.create_function(**params)
 
 
+def log_lines(data_dir: Path, function: str) -> list[str]:
+    """The messages of every log line a function's streams hold in data_dir (the epoch-ms column dropped)."""
+    out = []
+    for f in sorted((Path(data_dir) / "logs" / function).glob("*.log")):
+        for line in f.read_text(errors="replace").splitlines():
+            if re.match(r"^\d{13}\t", line):
+                out.append(line.split("\t", 1)[1])
+    return out
+
+
+def sink_records(data_dir: Path, sink: str) -> list:
+    """What a destination function printed as `EVENT <json>` (the tests' sink functions do)."""
+    return [json.loads(line[len("EVENT "):]) for line in log_lines(data_dir, sink) if line.startswith("EVENT ")]
+
+
 def wait_until(predicate: Callable[[], object], timeout: float = SETTLE_TIMEOUT,
                interval: float = 0.05, what: str = "condition"):
     """Poll `predicate` until it returns a truthy value; fail with `what` after `timeout`."""

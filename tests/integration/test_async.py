@@ -1,33 +1,18 @@
 """Durable asynchronous invocation (#6): the queue survives restarts and kill -9, retries follow the
 event-invoke config, destinations receive AWS's invocation record."""
 import json
-import re
 import time
-from pathlib import Path
 
 import pytest
 
-from lambent_testlib import (create_function, expect_error, function_arn, make_client, make_zip, unique_name,
-                             wait_until)
+from lambent_testlib import (create_function, expect_error, function_arn, log_lines, make_client, make_zip,
+                             sink_records, unique_name, wait_until)
 
 ECHO = "def handler(event, context):\n    print('EVENT ' + __import__('json').dumps(event))\n    return event\n"
 FAIL = ("def handler(event, context):\n    print('ATTEMPT ' + context.aws_request_id)\n"
         "    raise RuntimeError('boom')\n")
 SLOW = ("import time\n\ndef handler(event, context):\n    time.sleep(0.05)\n"
         "    print('EVENT ' + str(event['n']))\n    return event\n")
-
-
-def log_lines(data_dir: Path, function: str):
-    out = []
-    for f in sorted((data_dir / "logs" / function).glob("*.log")):
-        for line in f.read_text(errors="replace").splitlines():
-            if re.match(r"^\d{13}\t", line):
-                out.append(line.split("\t", 1)[1])
-    return out
-
-
-def sink_records(data_dir, sink):
-    return [json.loads(line[len("EVENT "):]) for line in log_lines(data_dir, sink) if line.startswith("EVENT ")]
 
 
 @pytest.fixture

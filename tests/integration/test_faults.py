@@ -7,12 +7,12 @@ import re
 import subprocess
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
-from lambent_testlib import create_function, function_arn, make_client, make_zip, unique_name, wait_until
+from lambent_testlib import (create_function, function_arn, make_client, make_zip, sink_records, unique_name,
+                             wait_until)
 
 ECHO = ("import json\n\ndef handler(event, context):\n"
         "    print('EVENT ' + json.dumps(event))\n    return event\n")
@@ -297,19 +297,6 @@ def test_qualifier_limits_the_fault(srv):
 
 # ---- asynchronous invocations, function URLs ----------------------------------------------------------
 
-def log_lines(data_dir: Path, function: str):
-    out = []
-    for f in sorted((data_dir / "logs" / function).glob("*.log")):
-        for line in f.read_text(errors="replace").splitlines():
-            if re.match(r"^\d{13}\t", line):
-                out.append(line.split("\t", 1)[1])
-    return out
-
-
-def sink_records(srv, sink):
-    return [json.loads(l[len("EVENT "):]) for l in log_lines(srv.data_dir, sink) if l.startswith("EVENT ")]
-
-
 def test_async_timeout_goes_through_retries_to_on_failure(srv):
     c = make_client(srv.url)
     fn, sink = new_function(c), new_function(c)
@@ -317,7 +304,7 @@ def test_async_timeout_goes_through_retries_to_on_failure(srv):
         "OnFailure": {"Destination": function_arn(sink)}})
     set_fault(srv, fn, Fault="timeout")
     request_id = c.invoke(FunctionName=fn, InvocationType="Event", Payload=b'{"a": 1}')["ResponseMetadata"]["RequestId"]
-    rec = wait_until(lambda: sink_records(srv, sink), 30, what="the failure record")[0]
+    rec = wait_until(lambda: sink_records(srv.data_dir, sink), 30, what="the failure record")[0]
     assert rec["requestContext"]["requestId"] == request_id
     assert rec["requestContext"]["condition"] == "RetriesExhausted"
     assert rec["requestContext"]["approximateInvokeCount"] == 2  # the retry saw the fault too
@@ -333,7 +320,7 @@ def test_async_throttle_is_retried_then_succeeds(srv):
         "OnSuccess": {"Destination": function_arn(sink)}})
     set_fault(srv, fn, Fault="throttle", Count=1)
     c.invoke(FunctionName=fn, InvocationType="Event", Payload=b'{"b": 2}')
-    rec = wait_until(lambda: sink_records(srv, sink), 30, what="the success record")[0]
+    rec = wait_until(lambda: sink_records(srv.data_dir, sink), 30, what="the success record")[0]
     assert rec["requestContext"]["condition"] == "Success"
     assert rec["responsePayload"] == {"b": 2}
     assert faults_of(srv, fn) == []  # the throttle was injected once, then the event ran
