@@ -164,7 +164,7 @@ namespace {
 std::shared_ptr<const model::function_record> snapshot_of(const lambda_api::function_entry& e,
                                                           const model::function_record& r) {
     auto& slot = &r == &e.latest ? e.latest_snapshot : e.version_snapshots[std::stoi(r.version)];
-    if (!slot || slot->revision_id != r.revision_id || slot->version != r.version) {
+    if (!slot || slot->revision_id != r.revision_id) {
         slot = std::make_shared<const model::function_record>(r);
     }
     return slot;

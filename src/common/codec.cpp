@@ -78,10 +78,9 @@ std::string hex(std::string_view bytes) {
 }
 
 std::string uuid4() {
-    // OpenSSL's DRBG, like random_hex: Boost's generator asks the kernel (getrandom) for every id, a system
-    // call per request.
-    // Taken from a block of 4 KiB: OpenSSL checks for a fork (getpid) on every call. (The server's children
-    // exec at once; none of them makes ids from a copy of this block.)
+    // OpenSSL's DRBG, like random_hex, taken 4 KiB at a time: Boost's generator makes a getrandom call per
+    // id, and RAND_bytes a getpid (its fork check) per call. The server's children exec at once, so none
+    // hands out ids from a copy of the block.
     thread_local std::array<unsigned char, 4096> pool{};
     thread_local std::size_t used = pool.size();
     boost::uuids::uuid id{};

@@ -780,21 +780,18 @@ void worker::platform_line(std::string_view line) { emit_line(line); }
 void worker::drain() {
     // The runtime wrote its output before posting the result: read what the pipes hold now so those
     // lines belong to this invocation.
-    // One poll() tells which pipe holds anything (usually neither): cheaper than a read per pipe.
+    // One poll() tells which pipe holds anything (usually neither): cheaper than a read per pipe. A closed
+    // pipe is entered as fd -1, which poll() skips.
     std::array<pollfd, 2> fds{};
-    nfds_t n_fds = 0;
-    for (auto* stream : {&out_, &err_}) {
-        if (stream->is_open()) fds[n_fds++] = pollfd{stream->native_handle(), POLLIN, 0};
-    }
-    if (n_fds == 0 || ::poll(fds.data(), n_fds, 0) <= 0) return;
-    char buf[8192];
     for (int which = 0; which < 2; ++which) {
         auto& stream = which == 0 ? out_ : err_;
-        if (!stream.is_open()) continue;
-        const bool ready = std::any_of(fds.begin(), fds.begin() + n_fds, [&stream](const pollfd& p) {
-            return p.fd == stream.native_handle() && (p.revents & (POLLIN | POLLHUP)) != 0;
-        });
-        if (!ready) continue;
+        fds[which] = pollfd{stream.is_open() ? stream.native_handle() : -1, POLLIN, 0};
+    }
+    if (::poll(fds.data(), fds.size(), 0) <= 0) return;
+    char buf[8192];
+    for (int which = 0; which < 2; ++which) {
+        if ((fds[which].revents & (POLLIN | POLLHUP)) == 0) continue;
+        auto& stream = which == 0 ? out_ : err_;
         for (;;) {
             const ssize_t n = ::read(stream.native_handle(), buf, sizeof buf);
             if (n <= 0) break;
