@@ -164,9 +164,12 @@ def test_layers_without_a_mount_namespace():
     import re
     import shutil
     import subprocess
+    import sys
     import time
 
-    from execlib import lambent_binary, make_client
+    from execlib import REPO_ROOT, make_client
+    sys.path.insert(0, str(REPO_ROOT / "tests" / "integration"))
+    from lambent_testlib import binary_for_user
 
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         pytest.skip("needs root and setpriv to start the server as an unprivileged user")
@@ -174,9 +177,10 @@ def test_layers_without_a_mount_namespace():
     from pathlib import Path
     root = Path(tempfile.mkdtemp(prefix="lambent-unpriv-"))  # pytest's tmp dirs are private to root
     os.chown(root, 65534, 65534)
+    binary = binary_for_user(65534, root)
     out = open(root / "stdout.log", "wb")
     proc = subprocess.Popen(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
-                             str(lambent_binary()), "serve", "--listen", "127.0.0.1:0", "--data-dir",
+                             str(binary), "serve", "--listen", "127.0.0.1:0", "--data-dir",
                              str(root / "data"), "--sandbox", "off"],
                             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:

@@ -660,6 +660,26 @@ def create_function(client, name: str | None = None, zip_bytes: bytes | None = N
     return client.create_function(**params)
 
 
+def binary_for_user(uid: int, workdir: Path) -> Path:
+    """The lambent binary as `uid` can run it. A checkout in a directory only root can enter (mktemp -d makes
+    them 0700) is out of that user's reach: then lambent, lambent-jail and runtimes/ are copied into
+    workdir, which `uid` must be able to read."""
+    binary = lambent_binary()
+    parts = (binary, binary.parent / "lambent-jail", binary.parent / "runtimes")
+    reachable = all(subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "test", "-r",
+                                    str(p)], capture_output=True).returncode == 0 for p in parts)
+    if reachable:
+        return binary
+    dest = Path(workdir) / "bin"
+    dest.mkdir(mode=0o755)
+    for p in parts:
+        if p.is_dir():
+            shutil.copytree(p, dest / p.name)
+        else:
+            shutil.copy2(p, dest / p.name)
+    return dest / binary.name
+
+
 def log_lines(data_dir: Path, function: str) -> list[str]:
     """The messages of every log line a function's streams hold in data_dir (the epoch-ms column dropped)."""
     out = []

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from lambent_testlib import LambentServer, lambent_binary, make_client  # noqa: E402
+from lambent_testlib import LambentServer, binary_for_user, make_client  # noqa: E402
 
 PROBE_SOURCE = (Path(__file__).parent / "probe_function.py").read_text()
 ROLE = "arn:aws:iam::000000000000:role/probe"
@@ -59,11 +59,6 @@ def _skip_reason():
         return "switching to an unprivileged uid needs root (run the sandbox suite as root)"
     if shutil.which("setpriv") is None:
         return "setpriv (util-linux) is not installed"
-    # The server and its launcher must be reachable by the unprivileged user.
-    for p in (lambent_binary(), lambent_binary().parent / "lambent-jail", lambent_binary().parent / "runtimes"):
-        if subprocess.run(["setpriv", f"--reuid={USER}", f"--regid={USER}", "--clear-groups", "test", "-r", str(p)],
-                          capture_output=True).returncode != 0:
-            return f"{p} is not readable by uid {USER}"
     return None
 
 
@@ -80,7 +75,7 @@ def env():
     secret.chmod(0o600)
     wrapper = base / "lambent-as-nobody"
     wrapper.write_text(f"#!/bin/sh\nexec setpriv --reuid={USER} --regid={USER} --clear-groups "
-                       f"{lambent_binary()} \"$@\"\n")
+                       f"{binary_for_user(USER, base)} \"$@\"\n")
     wrapper.chmod(0o755)
     data = base / "data"
     logs = base / "logs"
